@@ -1,0 +1,35 @@
+import { userInfo } from 'node:os';
+import { pino } from 'pino';
+import { createConsoleAdapter } from '../../adapters/console/console-adapter.ts';
+import { createSteward } from './compose.ts';
+import { readProcessEnv } from './env.ts';
+import { describeStartupError, loadSettings } from './startup.ts';
+
+// `npm run chat`: a terminal conversation with the default agent. Logs go to stderr, warnings and
+// up unless LOG_LEVEL asks for debug or trace, so they do not bury the conversation.
+try {
+  const settings = loadSettings(readProcessEnv());
+  const adapter = createConsoleAdapter({
+    input: process.stdin,
+    output: process.stdout,
+    userId: userInfo().username,
+  });
+  const verbose = settings.env.logLevel === 'debug' || settings.env.logLevel === 'trace';
+  const steward = createSteward({
+    env: settings.env,
+    config: settings.config,
+    surface: adapter.surface,
+    auditSinks: [adapter.activity],
+    logDestination: pino.destination(2),
+    logLevel: verbose ? settings.env.logLevel : 'warn',
+  });
+  if (settings.usingBuiltInConfig) {
+    process.stdout.write(
+      `(no ${settings.env.configPath}: using the built-in assistant; see steward.example.yaml)\n`,
+    );
+  }
+  await adapter.run(steward.service);
+} catch (error) {
+  process.stderr.write(describeStartupError(error));
+  process.exitCode = 1;
+}

@@ -1,0 +1,226 @@
+/**
+ * steward.yaml: agents, declarative HTTP tools and who may approve what. Parsing is pure and
+ * reports every problem it can find at once, one line each, naming the key path.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { ConfigError, toError } from '../core/errors.ts';
+import { DEFAULT_MAX_INPUT_CHARS, DEFAULT_RUN_LIMITS, type RunLimits } from '../core/limits.ts';
+import { formatPath, formatSchemaIssues, formatYamlError } from './config-errors.ts';
+import { configSchema, parseDuration, type RawConfig } from './config-schema.ts';
+import { type HttpToolConfig, resolveTools, unknownToolMessage } from './config-tools.ts';
+
+export type { ApprovalMode, HttpMethod, HttpToolConfig, ToolCategory, ToolRisk } from './config-tools.ts';
+
+export interface AgentConfig {
+  name: string;
+  /** Falls back to OPENAI_MODEL when absent. */
+  model?: string;
+  instructions: string;
+  tools: string[];
+  limits: RunLimits;
+}
+
+export interface PlatformIds {
+  slack: string[];
+  discord: string[];
+}
+
+export interface StewardConfig {
+  defaultAgent: string;
+  agents: Record<string, AgentConfig>;
+  tools: HttpToolConfig[];
+  http: { allowedHosts: string[] };
+  approvals: { approvers: PlatformIds; expiresAfterMs: number; allowSelfApproval: boolean };
+  admins: PlatformIds;
+  limits: { maxInputChars: number };
+}
+
+export interface ParseConfigOptions {
+  /** Source of `${VAR}` values in tool headers. */
+  env: Record<string, string | undefined>;
+  /** Names the problems are reported under; usually the file path. */
+  source?: string;
+  /** Names of tools implemented in code, which agents may list and HTTP tools must not reuse. */
+  builtInTools?: readonly string[];
+}
+
+export interface LoadConfigOptions extends Omit<ParseConfigOptions, 'source'> {
+  /** True when the path is the default, so running without a config file still works. */
+  allowMissing: boolean;
+}
+
+const DEFAULT_EXPIRES_AFTER_MS = 15 * 60_000;
+
+/** Used when no config file exists: a plain assistant that can hand off to a person. */
+export const BUILT_IN_CONFIG: StewardConfig = {
+  defaultAgent: 'assistant',
+  agents: {
+    assistant: {
+      name: 'assistant',
+      instructions: [
+        "You are Steward, a helpful assistant in the team's chat.",
+        'Answer clearly and briefly. When you cannot help, or a person should decide,',
+        'use escalate_to_human.',
+      ].join(' '),
+      tools: ['escalate_to_human'],
+      limits: { ...DEFAULT_RUN_LIMITS },
+    },
+  },
+  tools: [],
+  http: { allowedHosts: [] },
+  approvals: {
+    approvers: { slack: [], discord: [] },
+    expiresAfterMs: DEFAULT_EXPIRES_AFTER_MS,
+    allowSelfApproval: false,
+  },
+  admins: { slack: [], discord: [] },
+  limits: { maxInputChars: DEFAULT_MAX_INPUT_CHARS },
+};
+
+/**
+ * YAML writes an empty value (`tools:` with nothing under it) as null; treating that like an
+ * absent key means defaults apply and required keys read as "missing". Tool input schemas are
+ * left alone because null can be meaningful in JSON Schema.
+ */
+function dropNullKeys(value: unknown, path: readonly PropertyKey[] = []): unknown {
+  if (path.length === 3 && path[0] === 'tools' && path[2] === 'input') return value;
+  if (Array.isArray(value)) return value.map((item, i) => dropNullKeys(item, [...path, i]));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (item !== null) out[key] = dropNullKeys(item, [...path, key]);
+  }
+  return out;
+}
+
+function readYaml(yamlText: string, source: string): unknown {
+  const doc = parseDocument(yamlText);
+  if (doc.errors.length > 0) throw new ConfigError(source, doc.errors.map(formatYamlError));
+  try {
+    return doc.toJS();
+  } catch (error) {
+    // toJS throws only for alias abuse (e.g. exponential "billion laughs" expansion).
+    throw new ConfigError(source, [toError(error).message]);
+  }
+}
+
+function resolveLimits(limits: RawConfig['agents'][string]['limits']): RunLimits {
+  return {
+    maxIterations: limits.maxIterations ?? DEFAULT_RUN_LIMITS.maxIterations,
+    maxTokens: limits.maxTokens ?? DEFAULT_RUN_LIMITS.maxTokens,
+    maxRepeatedCalls: limits.maxRepeatedCalls ?? DEFAULT_RUN_LIMITS.maxRepeatedCalls,
+    maxConsecutiveFailures: limits.maxConsecutiveFailures ?? DEFAULT_RUN_LIMITS.maxConsecutiveFailures,
+    timeoutMs: limits.timeoutMs ?? DEFAULT_RUN_LIMITS.timeoutMs,
+  };
+}
+
+function resolveAgents(
+  raw: RawConfig,
+  knownTools: readonly string[],
+  problems: string[],
+): Record<string, AgentConfig> {
+  const agents: Record<string, AgentConfig> = {};
+  for (const [name, agent] of Object.entries(raw.agents)) {
+    agent.tools.forEach((tool, i) => {
+      if (!knownTools.includes(tool)) {
+        problems.push(`${formatPath(['agents', name, 'tools', i])}: ${unknownToolMessage(tool, knownTools)}`);
+      }
+    });
+    const resolved: AgentConfig = {
+      name,
+      instructions: agent.instructions,
+      // Listing a tool twice is harmless; the model should still see it once.
+      tools: [...new Set(agent.tools)],
+      limits: resolveLimits(agent.limits),
+    };
+    if (agent.model !== undefined) resolved.model = agent.model;
+    agents[name] = resolved;
+  }
+  return agents;
+}
+
+function resolveDefaultAgent(raw: RawConfig, problems: string[]): string {
+  const names = Object.keys(raw.agents);
+  if (names.length === 0) {
+    problems.push('agents: expected at least one agent, such as assistant: { instructions: ... }');
+    return '';
+  }
+  if (raw.defaultAgent === undefined) {
+    if (names.length === 1) return names[0] ?? '';
+    problems.push(
+      `defaultAgent: missing; expected one of ${names.join(', ')} (required with several agents)`,
+    );
+    return '';
+  }
+  if (!names.includes(raw.defaultAgent)) {
+    problems.push(
+      `defaultAgent: expected one of ${names.join(', ')}, got ${JSON.stringify(raw.defaultAgent)}`,
+    );
+  }
+  return raw.defaultAgent;
+}
+
+/** Parses and validates config text; throws ConfigError listing every problem found. */
+export function parseConfig(yamlText: string, options: ParseConfigOptions): StewardConfig {
+  const source = options.source ?? 'config';
+  const builtInTools = options.builtInTools ?? [];
+  const document = dropNullKeys(readYaml(yamlText, source));
+  const parsed = configSchema.safeParse(document ?? {});
+  if (!parsed.success) {
+    throw new ConfigError(source, formatSchemaIssues(parsed.error.issues, document, configSchema));
+  }
+  const raw = parsed.data;
+
+  // Cross-field rules run only on a well-formed document, so they can trust the types.
+  const problems: string[] = [];
+  const defaultAgent = resolveDefaultAgent(raw, problems);
+  const tools = resolveTools(
+    raw.tools,
+    { env: options.env, builtInTools, allowedHosts: raw.http.allowedHosts },
+    problems,
+  );
+  const knownTools = [...new Set([...builtInTools, ...raw.tools.map((tool) => tool.name)])];
+  const agents = resolveAgents(raw, knownTools, problems);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  return {
+    defaultAgent,
+    agents,
+    tools,
+    http: { allowedHosts: raw.http.allowedHosts },
+    approvals: {
+      approvers: { slack: raw.approvals.approvers.slack, discord: raw.approvals.approvers.discord },
+      expiresAfterMs: parseDuration(raw.approvals.expiresAfter) ?? DEFAULT_EXPIRES_AFTER_MS,
+      allowSelfApproval: raw.approvals.allowSelfApproval,
+    },
+    admins: { slack: raw.admins.slack, discord: raw.admins.discord },
+    limits: { maxInputChars: raw.limits.maxInputChars },
+  };
+}
+
+function isMissingFile(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'ENOENT';
+}
+
+/**
+ * Reads and parses the config file. A missing file falls back to BUILT_IN_CONFIG only when the
+ * caller allows it (the path was not chosen explicitly); a path someone set must exist.
+ */
+export function loadConfigFile(path: string, options: LoadConfigOptions): StewardConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (!isMissingFile(error)) {
+      throw new ConfigError(path, [`could not be read: ${toError(error).message}`]);
+    }
+    if (options.allowMissing) return structuredClone(BUILT_IN_CONFIG);
+    throw new ConfigError('STEWARD_CONFIG', [
+      `${path} does not exist: create it (see steward.example.yaml) or set STEWARD_CONFIG to the right path`,
+    ]);
+  }
+  const parseOptions: ParseConfigOptions = { env: options.env, source: path };
+  if (options.builtInTools !== undefined) parseOptions.builtInTools = options.builtInTools;
+  return parseConfig(text, parseOptions);
+}

@@ -1,0 +1,158 @@
+/**
+ * The environment: secrets and deployment settings. This is the only module that reads
+ * process.env, so every variable Steward honours is listed (and validated) here.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, toError } from '../core/errors.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Env {
+  readonly openaiApiKey: string;
+  readonly openaiBaseUrl: string | undefined;
+  readonly openaiModel: string;
+  readonly redisUrl: string;
+  readonly configPath: string;
+  /** True when STEWARD_CONFIG was not set, so a missing file can fall back to the built-in config. */
+  readonly configPathIsDefault: boolean;
+  readonly redisPrefix: string;
+  readonly port: number;
+  readonly logLevel: LogLevel;
+}
+
+export const ENV_DEFAULTS = Object.freeze({
+  openaiModel: 'gpt-4.1-mini',
+  redisUrl: 'redis://127.0.0.1:6379',
+  configPath: './steward.yaml',
+  redisPrefix: 'steward:',
+  port: 3000,
+  logLevel: 'info' as LogLevel,
+});
+
+function hasProtocol(value: string, protocols: readonly string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+const schema = z.object({
+  OPENAI_API_KEY: z.string(),
+  OPENAI_BASE_URL: z
+    .string()
+    .refine((v) => hasProtocol(v, ['http:', 'https:']))
+    .optional(),
+  OPENAI_MODEL: z.string().default(ENV_DEFAULTS.openaiModel),
+  REDIS_URL: z
+    .string()
+    .refine((v) => hasProtocol(v, ['redis:', 'rediss:']))
+    .default(ENV_DEFAULTS.redisUrl),
+  STEWARD_CONFIG: z.string().optional(),
+  STEWARD_REDIS_PREFIX: z.string().default(ENV_DEFAULTS.redisPrefix),
+  PORT: z
+    .string()
+    .regex(/^\d{1,5}$/)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 65_535)
+    .default(ENV_DEFAULTS.port),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default(ENV_DEFAULTS.logLevel),
+});
+
+type VariableName = keyof typeof schema.shape;
+
+/** What a valid value looks like, phrased to follow "<NAME> must be". */
+const RULES: Record<VariableName, string> = {
+  OPENAI_API_KEY: 'a non-empty API key',
+  OPENAI_BASE_URL: 'an http:// or https:// URL such as https://api.openai.com/v1',
+  OPENAI_MODEL: 'a model name such as gpt-4.1-mini',
+  REDIS_URL: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379',
+  STEWARD_CONFIG: 'a path to the YAML config file',
+  STEWARD_REDIS_PREFIX: 'a key prefix such as steward:',
+  PORT: 'a whole number from 1 to 65535',
+  LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')}`,
+};
+
+/** Only required variables can be missing; the rest have defaults. */
+const MISSING: Partial<Record<VariableName, string>> = {
+  OPENAI_API_KEY:
+    'OPENAI_API_KEY is missing: set it to your API key (any non-empty value for a local OpenAI-compatible server)',
+};
+
+function isVariableName(key: unknown): key is VariableName {
+  return typeof key === 'string' && Object.hasOwn(schema.shape, key);
+}
+
+/**
+ * Picks Steward's variables out of the source, trimmed, with blanks dropped: an empty
+ * `PORT=` line in .env means "use the default", not "invalid port".
+ */
+function cleanSource(source: Record<string, string | undefined>): Partial<Record<VariableName, string>> {
+  const cleaned: Partial<Record<VariableName, string>> = {};
+  for (const name of Object.keys(schema.shape) as VariableName[]) {
+    const value = source[name]?.trim();
+    if (value === undefined || value === '') continue;
+    // Log levels are conventionally written in either case.
+    cleaned[name] = name === 'LOG_LEVEL' ? value.toLowerCase() : value;
+  }
+  return cleaned;
+}
+
+/** Validates the given variables; pure, so tests pass a plain object instead of process.env. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const cleaned = cleanSource(source);
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const problems: string[] = [];
+    const seen = new Set<VariableName>();
+    for (const issue of result.error.issues) {
+      const name = issue.path[0];
+      if (!isVariableName(name) || seen.has(name)) continue;
+      seen.add(name);
+      const value = cleaned[name];
+      problems.push(
+        value === undefined
+          ? (MISSING[name] ?? `${name} is missing: set it to ${RULES[name]}`)
+          : `${name} must be ${RULES[name]}, got ${JSON.stringify(source[name])}`,
+      );
+    }
+    throw new ConfigError('environment', problems);
+  }
+  const v = result.data;
+  return {
+    openaiApiKey: v.OPENAI_API_KEY,
+    openaiBaseUrl: v.OPENAI_BASE_URL,
+    openaiModel: v.OPENAI_MODEL,
+    redisUrl: v.REDIS_URL,
+    configPath: v.STEWARD_CONFIG ?? ENV_DEFAULTS.configPath,
+    configPathIsDefault: v.STEWARD_CONFIG === undefined,
+    redisPrefix: v.STEWARD_REDIS_PREFIX,
+    port: v.PORT,
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+/**
+ * Loads `.env` from the working directory when present (already-set variables win, so the real
+ * environment can override the file) and returns the process environment. The one reader of
+ * process.env in the project.
+ */
+export function readProcessEnv(): Record<string, string | undefined> {
+  const path = resolve(process.cwd(), '.env');
+  if (existsSync(path)) {
+    try {
+      process.loadEnvFile(path);
+    } catch (error) {
+      throw new ConfigError('environment', [`${path} could not be read: ${toError(error).message}`]);
+    }
+  }
+  return process.env;
+}
+
+/** `readProcessEnv()`, validated. */
+export function loadEnv(): Env {
+  return parseEnv(readProcessEnv());
+}

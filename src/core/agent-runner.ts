@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentProfile } from './agent-profile.ts';
+import type { AuditEventBody } from './audit-events.ts';
+import type { ConversationRef } from './conversation.ts';
+import { ApprovalNotFoundError, ModelCallError, StewardError } from './errors.ts';
+import { checkDeadline, checkIterations, checkTokens, firstTripped } from './guards.ts';
+import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from './limits.ts';
+import { addUsage, type ChatMessage, ZERO_USAGE } from './messages.ts';
+import { type AuditSink, type Clock, type Logger, type ModelClient, systemClock } from './ports.ts';
+import { createRedactor, type Redactor } from './redaction.ts';
+import type { ApprovalDecision, RunContext } from './run-context.ts';
+import type { RunOutcome, RunState, TurnResult } from './run-state.ts';
+import { runToolBatch, trip } from './step-runner.ts';
+import type { ToolExecutor } from './tools/tool-executor.ts';
+import type { ToolRegistry } from './tools/tool-registry.ts';
+
+export interface AgentRunnerOptions {
+  readonly model: ModelClient;
+  readonly registry: ToolRegistry;
+  readonly executor: ToolExecutor;
+  readonly audit: AuditSink;
+  readonly logger: Logger;
+  readonly agents: ReadonlyMap<string, AgentProfile>;
+  readonly approvalTtlMs: number;
+  readonly clock?: Clock;
+  readonly redact?: Redactor;
+  readonly maxToolOutputChars?: number;
+  readonly newId?: () => string;
+}
+
+export interface StartRunInput {
+  readonly agent: string;
+  readonly text: string;
+  readonly requestedBy: string;
+  readonly conversation: ConversationRef;
+  /** Earlier turns of this conversation, oldest first, without a system message. */
+  readonly history?: readonly ChatMessage[];
+  readonly channelAllowlist?: readonly string[] | undefined;
+  readonly signal?: AbortSignal;
+  readonly runId?: string;
+}
+
+export interface ResumeRunInput {
+  readonly decision: ApprovalDecision;
+  readonly channelAllowlist?: readonly string[] | undefined;
+  readonly signal?: AbortSignal;
+}
+
+export interface AgentRunner {
+  start(input: StartRunInput): Promise<TurnResult>;
+  /** Continues a run that was awaiting approval, from its checkpoint. */
+  resume(state: RunState, input: ResumeRunInput): Promise<TurnResult>;
+}
+
+/**
+ * The guarded tool loop: ask the model, run its tool calls in order under policy, apply the
+ * guards, repeat until it answers, escalates, fails, or needs a person.
+ */
+export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
+  const clock = options.clock ?? systemClock;
+  const newId = options.newId ?? randomUUID;
+  const redact = options.redact ?? createRedactor([]);
+
+  const agentNamed = (name: string): AgentProfile => {
+    const agent = options.agents.get(name);
+    if (!agent) throw new TypeError(`no agent named "${name}" is configured`);
+    return agent;
+  };
+
+  const contextFor = (
+    state: RunState,
+    agent: AgentProfile,
+    input: { channelAllowlist?: readonly string[] | undefined; signal?: AbortSignal },
+    decision: ApprovalDecision | null,
+  ): RunContext => {
+    const logger = options.logger.child({ runId: state.runId, traceId: state.traceId, agent: agent.name });
+    return {
+      state,
+      agent,
+      channelAllowlist: input.channelAllowlist,
+      signal: input.signal ?? new AbortController().signal,
+      decision,
+      registry: options.registry,
+      executor: options.executor,
+      clock,
+      logger,
+      redact,
+      maxToolOutputChars: options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS,
+      approvalTtlMs: options.approvalTtlMs,
+      newId,
+      audit: (event: AuditEventBody) =>
+        options.audit.record({ ...event, runId: state.runId, traceId: state.traceId, at: clock.now() }),
+    };
+  };
+
+  const drive = async (ctx: RunContext): Promise<TurnResult> => {
+    const { state, agent } = ctx;
+    const end = (outcome: RunOutcome): TurnResult => {
+      if (outcome.status !== 'awaiting_approval') {
+        ctx.audit({
+          type: 'run.ended',
+          outcome: outcome.status,
+          ...(outcome.status === 'completed' ? {} : { reason: outcome.reason }),
+          iterations: state.iterations,
+          promptTokens: state.usage.promptTokens,
+          completionTokens: state.usage.completionTokens,
+        });
+      }
+      return { outcome, state: structuredClone(state) };
+    };
+
+    for (;;) {
+      if (ctx.signal.aborted) return end({ status: 'cancelled', reason: 'the run was cancelled' });
+      const batch = await runToolBatch(ctx);
+      if (batch.kind === 'stop') return end(batch.outcome);
+
+      const guard = firstTripped(
+        checkDeadline(state, agent.limits, clock.now()),
+        checkIterations(state, agent.limits),
+        checkTokens(state, agent.limits),
+      );
+      if (guard.tripped) return end(trip(ctx, guard));
+
+      const started = clock.now();
+      let response: Awaited<ReturnType<ModelClient['complete']>>;
+      try {
+        response = await options.model.complete(
+          { model: agent.model, messages: state.messages, tools: visibleTools(ctx) },
+          { signal: ctx.signal, deadlineAt: state.deadlineAt },
+        );
+      } catch (error) {
+        if (ctx.signal.aborted) return end({ status: 'cancelled', reason: 'the run was cancelled' });
+        const late = checkDeadline(state, agent.limits, clock.now());
+        if (late.tripped) return end(trip(ctx, late));
+        const reason = describeModelFailure(error);
+        const code = error instanceof StewardError ? error.code : 'UNKNOWN';
+        ctx.audit({ type: 'model.failed', error: reason, code });
+        ctx.logger.error({ err: error }, 'model call failed');
+        return end({ status: 'failed', reason });
+      }
+
+      state.iterations += 1;
+      state.usage = addUsage(state.usage, response.usage);
+      ctx.audit({
+        type: 'model.called',
+        model: response.model,
+        promptTokens: response.usage.promptTokens,
+        completionTokens: response.usage.completionTokens,
+        latencyMs: clock.now() - started,
+        toolCalls: response.toolCalls.length,
+      });
+      const hasCalls = response.toolCalls.length > 0;
+      state.messages.push({
+        role: 'assistant',
+        content: response.content,
+        ...(hasCalls ? { toolCalls: response.toolCalls } : {}),
+      });
+      if (!hasCalls) return end({ status: 'completed', text: response.content ?? '' });
+
+      const overBudget = checkTokens(state, agent.limits);
+      if (overBudget.tripped) return end(trip(ctx, overBudget));
+      state.batch = { calls: response.toolCalls, next: 0 };
+    }
+  };
+
+  return {
+    async start(input) {
+      const agent = agentNamed(input.agent);
+      const now = clock.now();
+      const state: RunState = {
+        runId: input.runId ?? newId(),
+        traceId: newId(),
+        agent: agent.name,
+        requestedBy: input.requestedBy,
+        conversation: input.conversation,
+        startedAt: now,
+        deadlineAt: now + agent.limits.timeoutMs,
+        messages: [
+          { role: 'system', content: agent.instructions },
+          ...(input.history ?? []),
+          { role: 'user', content: input.text },
+        ],
+        iterations: 0,
+        usage: ZERO_USAGE,
+        callCounts: {},
+        consecutiveFailures: 0,
+        tainted: false,
+        batch: null,
+        pendingApproval: null,
+      };
+      const ctx = contextFor(state, agent, input, null);
+      ctx.audit({
+        type: 'run.started',
+        agent: agent.name,
+        requestedBy: input.requestedBy,
+        conversation: input.conversation,
+      });
+      return drive(ctx);
+    },
+
+    async resume(checkpoint, input) {
+      const pending = checkpoint.pendingApproval;
+      if (!pending || pending.approvalId !== input.decision.approvalId) {
+        throw new ApprovalNotFoundError(input.decision.approvalId, 'this run is not waiting for it');
+      }
+      if (clock.now() >= pending.expiresAt) {
+        throw new ApprovalNotFoundError(pending.approvalId, 'it has expired');
+      }
+      const state = structuredClone(checkpoint);
+      return drive(contextFor(state, agentNamed(state.agent), input, input.decision));
+    },
+  };
+}
+
+/** The model only sees tools this agent has and this channel allows; policy re-checks anyway. */
+function visibleTools(ctx: RunContext) {
+  const allowed = ctx.agent.tools.filter(
+    (name) => !ctx.channelAllowlist || ctx.channelAllowlist.includes(name),
+  );
+  return ctx.registry.specsFor(allowed);
+}
+
+function describeModelFailure(error: unknown): string {
+  if (error instanceof ModelCallError) return `the model service failed: ${error.message}`;
+  const message = error instanceof Error ? error.message : String(error);
+  return `the model call failed: ${message}`;
+}

@@ -1,0 +1,67 @@
+import type { ConversationRef } from './conversation.ts';
+import type { ChatMessage, TokenUsage, ToolCallRequest } from './messages.ts';
+import type { ToolRisk } from './tools/define-tool.ts';
+
+/** A tool call waiting for a person, bound to the run, the tool and the exact arguments. */
+export interface PendingApproval {
+  readonly approvalId: string;
+  readonly runId: string;
+  readonly agent: string;
+  readonly toolName: string;
+  readonly callId: string;
+  /** Arguments as shown to approvers: secret-looking fields masked. */
+  readonly displayArgs: unknown;
+  /** sha256 of the canonical arguments; re-checked right before the call executes. */
+  readonly argsHash: string;
+  readonly risk: ToolRisk;
+  readonly reason: string;
+  readonly requestedBy: string;
+  readonly conversation: ConversationRef;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * Everything needed to continue a run anywhere: plain JSON, checkpointed after every step. The
+ * runner mutates its own copy during a turn and hands back a snapshot.
+ */
+export interface RunState {
+  readonly runId: string;
+  readonly traceId: string;
+  readonly agent: string;
+  readonly requestedBy: string;
+  readonly conversation: ConversationRef;
+  readonly startedAt: number;
+  readonly deadlineAt: number;
+  messages: ChatMessage[];
+  iterations: number;
+  usage: TokenUsage;
+  /** Proposals per (tool, canonical arguments hash), for the repetition guard. */
+  callCounts: Record<string, number>;
+  consecutiveFailures: number;
+  /** The run has taken in content from outside; writes now need a person. */
+  tainted: boolean;
+  /** The tool calls of the last model response still being worked through, in order. */
+  batch: { readonly calls: readonly ToolCallRequest[]; next: number } | null;
+  pendingApproval: PendingApproval | null;
+}
+
+export type RunOutcome =
+  | { readonly status: 'completed'; readonly text: string }
+  | {
+      readonly status: 'escalated';
+      readonly reason: string;
+      readonly summary: string | null;
+      /** The guard that tripped, or null when the agent escalated on its own. */
+      readonly guard: string | null;
+    }
+  | { readonly status: 'failed'; readonly reason: string }
+  | { readonly status: 'awaiting_approval'; readonly approval: PendingApproval }
+  | { readonly status: 'cancelled'; readonly reason: string };
+
+export type RunOutcomeStatus = RunOutcome['status'];
+
+export interface TurnResult {
+  readonly outcome: RunOutcome;
+  readonly state: RunState;
+}

@@ -1,0 +1,263 @@
+import { decideToolCall } from '../policy/tool-policy.ts';
+import { hashArguments } from './canonical-json.ts';
+import { checkConsecutiveFailures, checkRepetition, type GuardResult } from './guards.ts';
+import { isRecord } from './is-record.ts';
+import type { ToolCallRequest } from './messages.ts';
+import { maskSecretFields } from './redaction.ts';
+import type { RunContext } from './run-context.ts';
+import type { PendingApproval, RunOutcome } from './run-state.ts';
+import type { Tool } from './tools/define-tool.ts';
+import { renderToolResult } from './tools/render-result.ts';
+import { failure, type ToolResult } from './tools/tool-result.ts';
+
+/** How one tool call went, as far as the rest of its batch is concerned. */
+type CallStep =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'failed' }
+  | { readonly kind: 'rejected' }
+  | { readonly kind: 'interrupt'; readonly approval: PendingApproval }
+  | { readonly kind: 'end'; readonly outcome: RunOutcome };
+
+export type BatchResult =
+  | { readonly kind: 'continue' }
+  | { readonly kind: 'stop'; readonly outcome: RunOutcome };
+
+/**
+ * Works through the model's tool calls strictly in order. A call that fails, is denied or is
+ * rejected stops the batch, and the model is told which calls were skipped; a call that needs
+ * approval pauses the run with the batch position checkpointed, so it resumes exactly there.
+ */
+export async function runToolBatch(ctx: RunContext): Promise<BatchResult> {
+  const batch = ctx.state.batch;
+  if (!batch) return { kind: 'continue' };
+  while (batch.next < batch.calls.length) {
+    const call = batch.calls[batch.next];
+    if (!call) break;
+    const step = await runCall(ctx, call);
+    if (step.kind === 'interrupt')
+      return { kind: 'stop', outcome: { status: 'awaiting_approval', approval: step.approval } };
+    batch.next += 1;
+    if (step.kind === 'end') return { kind: 'stop', outcome: step.outcome };
+    if (step.kind === 'failed' || step.kind === 'rejected') {
+      skipRest(ctx, call.name, step.kind);
+      break;
+    }
+  }
+  ctx.state.batch = null;
+  const guard = checkConsecutiveFailures(ctx.state, ctx.agent.limits);
+  return guard.tripped ? { kind: 'stop', outcome: trip(ctx, guard) } : { kind: 'continue' };
+}
+
+async function runCall(ctx: RunContext, call: ToolCallRequest): Promise<CallStep> {
+  const tool = ctx.registry.get(call.name);
+  if (!tool) {
+    const available = ctx.agent.tools.join(', ') || 'none';
+    return reject(ctx, call, `unknown tool "${call.name}"; the tools you may call are: ${available}`);
+  }
+  const parsed = parseArguments(tool, call.arguments);
+  if (!parsed.ok) return reject(ctx, call, parsed.error);
+
+  const args = parsed.value;
+  const argsHash = hashArguments(tool.name, args);
+  ctx.audit({ type: 'tool.proposed', tool: tool.name, callId: call.id, args: displayArgs(ctx, args) });
+
+  const pending = ctx.state.pendingApproval;
+  const resuming = pending !== null && pending.callId === call.id;
+  if (!resuming) {
+    const count = (ctx.state.callCounts[argsHash] ?? 0) + 1;
+    ctx.state.callCounts[argsHash] = count;
+    const guard = checkRepetition(tool.name, count, ctx.agent.limits);
+    if (guard.tripped) return { kind: 'end', outcome: trip(ctx, guard) };
+  }
+
+  const verdict = decideToolCall({
+    tool,
+    agentTools: ctx.agent.tools,
+    channelAllowlist: ctx.channelAllowlist,
+    tainted: ctx.state.tainted,
+  });
+  ctx.audit({
+    type: 'policy.verdict',
+    tool: tool.name,
+    callId: call.id,
+    verdict: verdict.kind,
+    reason: verdict.reason,
+  });
+  if (verdict.kind === 'deny') {
+    ctx.state.pendingApproval = null;
+    return fail(ctx, call, tool, failure(`denied: ${verdict.reason}`, false));
+  }
+  if (verdict.kind === 'needs_approval') {
+    if (!resuming || !ctx.decision) return interrupt(ctx, call, tool, args, argsHash, verdict.reason);
+    const decision = ctx.decision;
+    ctx.decision = null;
+    ctx.state.pendingApproval = null;
+    ctx.audit({
+      type: 'approval.decided',
+      approvalId: pending.approvalId,
+      tool: tool.name,
+      decision: decision.decision,
+      by: decision.by,
+    });
+    if (pending.argsHash !== argsHash) {
+      return fail(
+        ctx,
+        call,
+        tool,
+        failure('the arguments changed after approval was asked for; not run', false),
+      );
+    }
+    if (decision.decision === 'reject') {
+      respond(ctx, call, tool, failure(`${decision.by} rejected this call; do not try it again`, false));
+      return { kind: 'rejected' };
+    }
+  } else if (resuming) {
+    ctx.state.pendingApproval = null;
+  }
+  return execute(ctx, call, tool, args);
+}
+
+async function execute(ctx: RunContext, call: ToolCallRequest, tool: Tool, args: unknown): Promise<CallStep> {
+  const { state } = ctx;
+  ctx.audit({ type: 'tool.started', tool: tool.name, callId: call.id });
+  const execution = await ctx.executor.execute(tool, args, {
+    signal: ctx.signal,
+    runId: state.runId,
+    traceId: state.traceId,
+    agent: state.agent,
+    requestedBy: state.requestedBy,
+    conversation: state.conversation,
+    logger: ctx.logger.child({ tool: tool.name, callId: call.id }),
+  });
+  const { result } = execution;
+  ctx.audit({
+    type: 'tool.finished',
+    tool: tool.name,
+    callId: call.id,
+    status: result.status,
+    durationMs: execution.durationMs,
+    attempts: execution.attempts,
+    ...(result.status === 'error' ? { error: ctx.redact(result.error) } : {}),
+  });
+  if (tool.untrustedOutput && result.status !== 'error') state.tainted = true;
+  if (result.status === 'error') return fail(ctx, call, tool, result);
+  state.consecutiveFailures = 0;
+  respond(ctx, call, tool, result);
+  if (tool.category === 'escalation' && result.status === 'success') {
+    return { kind: 'end', outcome: escalationFrom(result.data) };
+  }
+  return { kind: 'ok' };
+}
+
+function interrupt(
+  ctx: RunContext,
+  call: ToolCallRequest,
+  tool: Tool,
+  args: unknown,
+  argsHash: string,
+  reason: string,
+): CallStep {
+  const now = ctx.clock.now();
+  const { state } = ctx;
+  const approval: PendingApproval = {
+    approvalId: ctx.newId(),
+    runId: state.runId,
+    agent: state.agent,
+    toolName: tool.name,
+    callId: call.id,
+    displayArgs: displayArgs(ctx, args),
+    argsHash,
+    risk: tool.risk,
+    reason,
+    requestedBy: state.requestedBy,
+    conversation: state.conversation,
+    createdAt: now,
+    expiresAt: now + ctx.approvalTtlMs,
+  };
+  state.pendingApproval = approval;
+  ctx.audit({
+    type: 'approval.requested',
+    approvalId: approval.approvalId,
+    tool: tool.name,
+    callId: call.id,
+  });
+  return { kind: 'interrupt', approval };
+}
+
+/** Arguments the model cannot get right are never executed: it gets an error it can correct. */
+function reject(ctx: RunContext, call: ToolCallRequest, reason: string): CallStep {
+  ctx.audit({ type: 'tool.arguments_rejected', tool: call.name, callId: call.id, reason });
+  ctx.state.consecutiveFailures += 1;
+  appendToolMessage(ctx, call, JSON.stringify(failure(reason, true)));
+  return { kind: 'failed' };
+}
+
+function fail(ctx: RunContext, call: ToolCallRequest, tool: Tool, result: ToolResult): CallStep {
+  ctx.state.consecutiveFailures += 1;
+  respond(ctx, call, tool, result);
+  return { kind: 'failed' };
+}
+
+function respond(ctx: RunContext, call: ToolCallRequest, tool: Tool, result: ToolResult): void {
+  const content = renderToolResult(result, {
+    toolName: tool.name,
+    untrusted: tool.untrustedOutput,
+    maxChars: ctx.maxToolOutputChars,
+    redact: ctx.redact,
+  });
+  appendToolMessage(ctx, call, content);
+}
+
+function appendToolMessage(ctx: RunContext, call: ToolCallRequest, content: string): void {
+  ctx.state.messages.push({ role: 'tool', toolCallId: call.id, content });
+}
+
+/** Every call the model asked for gets an answer; the ones after a failure say why they did not run. */
+function skipRest(ctx: RunContext, stoppedAt: string, why: 'failed' | 'rejected'): void {
+  const batch = ctx.state.batch;
+  if (!batch) return;
+  const reason = `skipped: not run because the earlier call to ${stoppedAt} ${why === 'failed' ? 'failed' : 'was rejected'}`;
+  for (const call of batch.calls.slice(batch.next)) {
+    ctx.audit({ type: 'tool.skipped', tool: call.name, callId: call.id, reason });
+    appendToolMessage(ctx, call, JSON.stringify(failure(reason, true)));
+  }
+  batch.next = batch.calls.length;
+}
+
+type Parsed = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string };
+
+function parseArguments(tool: Tool, raw: string): Parsed {
+  let json: unknown;
+  try {
+    json = raw.trim() === '' ? {} : JSON.parse(raw);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return {
+      ok: false,
+      error: `arguments for ${tool.name} are not valid JSON (${detail}); send one JSON object`,
+    };
+  }
+  const result = tool.input.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(arguments)';
+    return `${path}: ${issue.message}`;
+  });
+  return { ok: false, error: `arguments for ${tool.name} do not match its schema: ${problems.join('; ')}` };
+}
+
+function displayArgs(ctx: RunContext, args: unknown): unknown {
+  return JSON.parse(ctx.redact(JSON.stringify(maskSecretFields(args) ?? null)));
+}
+
+export function trip(ctx: RunContext, guard: GuardResult & { tripped: true }): RunOutcome {
+  ctx.audit({ type: 'guard.tripped', guard: guard.guard, reason: guard.reason });
+  return { status: 'escalated', reason: guard.reason, summary: null, guard: guard.guard };
+}
+
+function escalationFrom(data: unknown): RunOutcome {
+  const record = isRecord(data) ? data : {};
+  const reason = typeof record.reason === 'string' ? record.reason : 'the agent asked for a person';
+  const summary = typeof record.summary === 'string' ? record.summary : null;
+  return { status: 'escalated', reason, summary, guard: null };
+}

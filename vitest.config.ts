@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['./test/support/global-setup.ts'],
+    testTimeout: 20_000,
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts', 'adapters/**/*.ts', 'tools/**/*.ts'],
+      // Only the process entry points (`npm start` / `npm run chat`): they read the real environment,
+      // wire real clients and own the process lifetime, so they cannot run inside a test worker. Keep
+      // them thin; everything they call is covered through the modules they import.
+      exclude: ['src/app/main.ts', 'src/app/chat.ts'],
+      reporter: ['text-summary', 'text'],
+      thresholds: { lines: 85 },
+    },
+  },
+});
