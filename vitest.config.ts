@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import { SummaryReporter } from './test/support/summary-reporter.ts';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['./test/support/global-setup.ts'],
     testTimeout: 20_000,
+    reporters: ['default', new SummaryReporter()],
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts', 'adapters/**/*.ts', 'tools/**/*.ts'],

@@ -16,7 +16,7 @@ export function checkDeadline(state: RunState, limits: RunLimits, now: number): 
   return {
     tripped: true,
     guard: 'deadline',
-    reason: `stopped: the run passed its deadline of ${Math.round(limits.timeoutMs / 1000)} s`,
+    reason: `stopped: the run passed its deadline of ${formatDuration(limits.timeoutMs)}`,
   };
 }
 
@@ -60,4 +60,10 @@ export function checkConsecutiveFailures(state: RunState, limits: RunLimits): Gu
 
 export function firstTripped(...results: GuardResult[]): GuardResult {
   return results.find((result) => result.tripped) ?? OK;
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1_000)} s`;
+  return `${Math.round(ms / 60_000)} min`;
 }

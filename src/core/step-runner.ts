@@ -140,9 +140,9 @@ async function execute(ctx: RunContext, call: ToolCallRequest, tool: Tool, args:
     ...(result.status === 'error' ? { error: ctx.redact(result.error) } : {}),
   });
   if (tool.untrustedOutput && result.status !== 'error') state.tainted = true;
-  if (result.status === 'error') return fail(ctx, call, tool, result);
+  if (result.status === 'error') return fail(ctx, call, tool, result, true);
   state.consecutiveFailures = 0;
-  respond(ctx, call, tool, result);
+  respond(ctx, call, tool, result, true);
   if (tool.category === 'escalation' && result.status === 'success') {
     return { kind: 'end', outcome: escalationFrom(result.data) };
   }
@@ -192,16 +192,29 @@ function reject(ctx: RunContext, call: ToolCallRequest, reason: string): CallSte
   return { kind: 'failed' };
 }
 
-function fail(ctx: RunContext, call: ToolCallRequest, tool: Tool, result: ToolResult): CallStep {
+function fail(
+  ctx: RunContext,
+  call: ToolCallRequest,
+  tool: Tool,
+  result: ToolResult,
+  fromTool = false,
+): CallStep {
   ctx.state.consecutiveFailures += 1;
-  respond(ctx, call, tool, result);
+  respond(ctx, call, tool, result, fromTool);
   return { kind: 'failed' };
 }
 
-function respond(ctx: RunContext, call: ToolCallRequest, tool: Tool, result: ToolResult): void {
+/** `fromTool`: the result is what the tool produced (fenced if untrusted), not Steward's own verdict. */
+function respond(
+  ctx: RunContext,
+  call: ToolCallRequest,
+  tool: Tool,
+  result: ToolResult,
+  fromTool = false,
+): void {
   const content = renderToolResult(result, {
     toolName: tool.name,
-    untrusted: tool.untrustedOutput,
+    untrusted: fromTool && tool.untrustedOutput,
     maxChars: ctx.maxToolOutputChars,
     redact: ctx.redact,
   });
