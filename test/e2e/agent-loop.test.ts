@@ -44,6 +44,17 @@ describe('the agent loop against a scripted model', () => {
 
     expect(outcome).toEqual({ status: 'completed', text: 'Order 1234 has shipped.' });
     expect(getOrder.calls).toEqual([{ order_id: '1234' }]);
+    expect(h.events.map((e) => e.type)).toEqual([
+      'run.started',
+      'model.called',
+      'tool.proposed',
+      'policy.verdict',
+      'tool.started',
+      'tool.finished',
+      'model.called',
+      'run.ended',
+    ]);
+    expect(new Set(h.events.map((e) => `${e.runId}/${e.traceId}`)).size).toBe(1);
     expect(toolReplies(h.server.requests[1])).toEqual([
       { status: 'success', data: { order_id: '1234', status: 'shipped' } },
     ]);
@@ -273,5 +284,24 @@ describe('the agent loop against a scripted model', () => {
       outcome: 'escalated',
       reason: 'Refund over the limit',
     });
+  });
+
+  it('ends as cancelled, without waiting for the model, when the run is cancelled mid-call', async () => {
+    const h = await createHarness({ tools: [], script: [{ hang: true }] });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+
+    const started = Date.now();
+    const { outcome } = await h.runner.start({
+      agent: 'support',
+      text: 'hi',
+      requestedBy: 'U1',
+      conversation: { platform: 'console', tenantId: 'local', channelId: 'terminal', threadId: null },
+      signal: controller.signal,
+    });
+
+    expect(outcome).toEqual({ status: 'cancelled', reason: 'the run was cancelled' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(h.eventsOf('run.ended')[0]).toMatchObject({ outcome: 'cancelled' });
   });
 });

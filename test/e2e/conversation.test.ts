@@ -227,4 +227,33 @@ describe('a conversation through the composed app', () => {
       /^I could not finish this: the model service failed: HTTP 401/,
     );
   });
+
+  it('refuses a click on an approval that has expired, and runs nothing', async () => {
+    let offset = 0;
+    const stack = createStack({
+      server,
+      yaml: YAML,
+      env: { SHOP_TOKEN },
+      clock: { now: () => Date.now() + offset },
+    });
+    const refund = nock('https://shop.example.com').post('/api/orders/55/refund').reply(200, {});
+    server.enqueue({ toolCalls: [{ name: 'refund_order', arguments: { order_id: '55', amount: 20 } }] });
+    await stack.steward.service.handleMessage(mention('refund 20 on order 55'));
+    const card = stack.surface.posted.find((p) => p.kind === 'approval');
+
+    offset = 16 * 60_000; // the default expiry is 15 minutes
+    const handled = await stack.steward.service.handleAction({
+      platform: 'slack',
+      tenantId: 'T1',
+      channelId: 'C1',
+      threadId: '1700000000.000100',
+      userId: 'ULEAD01',
+      approvalId: card?.kind === 'approval' ? card.approvalId : '',
+      decision: 'approve',
+      eventId: 'late-click',
+    });
+
+    expect(handled).toEqual({ status: 'refused', reason: 'This approval has expired; ask Steward again.' });
+    expect(refund.isDone()).toBe(false);
+  });
 });

@@ -1,21 +1,13 @@
 import nock from 'nock';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tool } from '../../src/core/tools/define-tool.ts';
 import { createToolExecutor } from '../../src/core/tools/tool-executor.ts';
 import { createHttpTool } from '../../tools/http-tool.ts';
-import { TEST_CONVERSATION } from '../support/agent-harness.ts';
-import { SHOP, shopGetOrder, shopRefundOrder } from '../support/http-tools.ts';
 
-const ctx = {
-  signal: new AbortController().signal,
-  runId: 'run-1',
-  traceId: 'trace-1',
-  agent: 'support',
-  requestedBy: 'U1',
-  conversation: TEST_CONVERSATION,
-  logger: pino({ level: 'silent' }),
-};
+import { SHOP, shopGetOrder, shopRefundOrder } from '../support/http-tools.ts';
+import { testToolContext } from '../support/test-tools.ts';
+
+const ctx = testToolContext();
 const run = (tool: Tool, input: unknown) => createToolExecutor().execute(tool, input, ctx);
 
 beforeEach(() => nock.disableNetConnect());

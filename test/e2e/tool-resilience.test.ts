@@ -1,21 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ToolExecutionError } from '../../src/core/errors.ts';
 import { createToolExecutor } from '../../src/core/tools/tool-executor.ts';
 import { success } from '../../src/core/tools/tool-result.ts';
-import { createHarness, TEST_CONVERSATION } from '../support/agent-harness.ts';
-import { failingWith, recordingTool } from '../support/test-tools.ts';
+import { createHarness } from '../support/agent-harness.ts';
+import { failingWith, recordingTool, testToolContext } from '../support/test-tools.ts';
 
-const ctx = {
-  signal: new AbortController().signal,
-  runId: 'run-1',
-  traceId: 'trace-1',
-  agent: 'support',
-  requestedBy: 'U1',
-  conversation: TEST_CONVERSATION,
-  logger: pino({ level: 'silent' }),
-};
+const ctx = testToolContext();
 
 describe('tool execution: timeouts, retries, circuit breaker', () => {
   it('turns a tool that runs past its timeout into a retryable error result, and aborts its signal', async () => {

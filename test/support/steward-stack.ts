@@ -20,6 +20,7 @@ export function createStack(options: {
   server: ScriptedOpenAI;
   yaml: string;
   env?: Record<string, string>;
+  clock?: { now(): number };
 }): Stack {
   const source = {
     OPENAI_API_KEY: 'sk-planted-openai-key-4567',
@@ -46,6 +47,7 @@ export function createStack(options: {
     auditSinks: [{ record: (event) => audit.push(event) }],
     logDestination: destination,
     model: { initialDelayMs: 5, maxDelayMs: 20 },
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   return { steward, surface, audit, logLines };
 }

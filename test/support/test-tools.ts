@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { z } from 'zod';
 import { ToolExecutionError } from '../../src/core/errors.ts';
 import {
@@ -7,6 +8,7 @@ import {
   type ToolDefinition,
 } from '../../src/core/tools/define-tool.ts';
 import { success, type ToolResult } from '../../src/core/tools/tool-result.ts';
+import { TEST_CONVERSATION } from './agent-harness.ts';
 
 export interface RecordingTool {
   readonly tool: Tool;
@@ -47,5 +49,18 @@ export function recordingTool(
 export function failingWith(message: string, retryable: boolean) {
   return async (): Promise<ToolResult> => {
     throw new ToolExecutionError(message, { retryable });
+  };
+}
+
+/** What the runner hands a tool, for tests that drive the executor directly. */
+export function testToolContext(signal: AbortSignal = new AbortController().signal): ToolContext {
+  return {
+    signal,
+    runId: 'run-1',
+    traceId: 'trace-1',
+    agent: 'support',
+    requestedBy: 'U1',
+    conversation: TEST_CONVERSATION,
+    logger: pino({ level: 'silent' }),
   };
 }
