@@ -109,13 +109,13 @@ export function createConversationService(options: ConversationServiceOptions): 
 
   return {
     async handleMessage(message) {
+      if (!(await options.dedupe.claim(message.eventId))) return { status: 'ignored', reason: 'duplicate' };
       const text = message.text.trim();
       if (text.length > options.maxInputChars) {
         const reason = `Your message is ${text.length.toLocaleString('en-US')} characters; the limit is ${options.maxInputChars.toLocaleString('en-US')}. Please shorten it and try again.`;
         await surface.postNotice(message, reason, message.userId);
         return { status: 'refused', reason };
       }
-      if (!(await options.dedupe.claim(message.eventId))) return { status: 'ignored', reason: 'duplicate' };
       const history = await sessions.load(conversationKey(message));
       await surface.showWorking?.(message);
       const result = await runner.start({

@@ -59,11 +59,11 @@ async function runCall(ctx: RunContext, call: ToolCallRequest): Promise<CallStep
 
   const args = parsed.value;
   const argsHash = hashArguments(tool.name, args);
-  ctx.audit({ type: 'tool.proposed', tool: tool.name, callId: call.id, args: displayArgs(ctx, args) });
-
   const pending = ctx.state.pendingApproval;
+  // A resumed call was proposed and counted before the pause; it is not proposed again.
   const resuming = pending !== null && pending.callId === call.id;
   if (!resuming) {
+    ctx.audit({ type: 'tool.proposed', tool: tool.name, callId: call.id, args: displayArgs(ctx, args) });
     const count = (ctx.state.callCounts[argsHash] ?? 0) + 1;
     ctx.state.callCounts[argsHash] = count;
     const guard = checkRepetition(tool.name, count, ctx.agent.limits);
