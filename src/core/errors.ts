@@ -105,3 +105,27 @@ export function toError(value: unknown): Error {
   if (value instanceof Error) return value;
   return new Error(typeof value === 'string' ? value : JSON.stringify(value));
 }
+
+/** A run status change that RUN_TRANSITIONS does not allow; nothing was changed. */
+export class IllegalTransitionError extends StewardError {
+  readonly code = 'RUN_ILLEGAL_TRANSITION';
+  readonly runId: string;
+  readonly from: string | null;
+  readonly to: string;
+
+  constructor(runId: string, from: string | null, to: string) {
+    super(`run ${runId} cannot move from ${from ?? '(missing)'} to ${to}`);
+    this.runId = runId;
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** The state store (Redis) cannot be reached; the operation changed nothing and may be retried. */
+export class StateUnavailableError extends StewardError {
+  readonly code = 'STATE_UNAVAILABLE';
+
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(`the state store is unreachable (${operation})`, options);
+  }
+}

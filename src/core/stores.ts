@@ -1,25 +1,144 @@
+import type { ConversationRef } from './conversation.ts';
 import type { ChatMessage } from './messages.ts';
-import type { RunState } from './run-state.ts';
+import type { PendingApproval, RunOutcome, RunState } from './run-state.ts';
 
-/** Conversation history per conversation key. Redis-backed in production (src/state). */
+/**
+ * The state ports. src/state implements them on Redis (and in memory for unit tests); the core
+ * only sees these interfaces. Every method may reject with StateUnavailableError when the store
+ * cannot be reached; callers turn that into a clear message, never a crash.
+ */
+
+/** Conversation history per conversation key, kept under a token budget by the implementation. */
 export interface SessionStore {
   load(conversationKey: string): Promise<ChatMessage[]>;
   append(conversationKey: string, messages: readonly ChatMessage[]): Promise<void>;
 }
 
-/** Runs waiting for a person, found again by their approval id. */
+export type RunStatus =
+  | 'queued'
+  | 'running'
+  | 'awaiting_approval'
+  | 'completed'
+  | 'escalated'
+  | 'failed'
+  | 'cancelled';
+
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'escalated', 'failed', 'cancelled'];
+
+/** The legal moves of a run; anything else is refused by RunStore.transition. */
+export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  queued: ['running', 'failed', 'cancelled'],
+  running: ['awaiting_approval', 'completed', 'escalated', 'failed', 'cancelled'],
+  awaiting_approval: ['running', 'cancelled', 'escalated', 'failed'],
+  completed: [],
+  escalated: [],
+  failed: [],
+  cancelled: [],
+};
+
+/** What a run is, as opposed to where it is (the checkpoint). */
+export interface RunRecord {
+  readonly runId: string;
+  readonly conversation: ConversationRef;
+  readonly conversationKey: string;
+  readonly requestedBy: string;
+  readonly agent: string;
+  /** The person's message that started the run. */
+  readonly text: string;
+  readonly eventId: string;
+  readonly status: RunStatus;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Set when the run ends. */
+  readonly outcome: RunOutcome | null;
+}
+
+export type NewRun = Omit<RunRecord, 'status' | 'updatedAt' | 'outcome'>;
+
 export interface RunStore {
-  save(state: RunState): Promise<void>;
-  findByApproval(approvalId: string): Promise<RunState | undefined>;
+  /** Creates the record in state `queued`. */
+  create(run: NewRun): Promise<void>;
+  get(runId: string): Promise<RunRecord | undefined>;
   /**
-   * Takes the pending approval exactly once: the first caller gets the run, every later caller
-   * (a second click, another process) gets undefined and changes nothing.
+   * Moves a run from its current status to `to` in one atomic step, checked against
+   * RUN_TRANSITIONS. Rejects with IllegalTransitionError (carrying the actual status) and changes
+   * nothing when the move is not legal from the run's current status.
    */
-  claimApproval(approvalId: string): Promise<RunState | undefined>;
+  transition(runId: string, to: RunStatus, patch?: { outcome?: RunOutcome }): Promise<RunRecord>;
+  /** The latest checkpoint overwrites the previous one. */
+  saveCheckpoint(state: RunState): Promise<void>;
+  loadCheckpoint(runId: string): Promise<RunState | undefined>;
+}
+
+export interface ApprovalDecisionRecord {
+  readonly decision: 'approve' | 'reject';
+  readonly by: string;
+  readonly at: number;
+}
+
+export interface StoredApproval {
+  readonly approval: PendingApproval;
+  /** Null while pending. */
+  readonly decided: ApprovalDecisionRecord | null;
+}
+
+export type DecideResult =
+  | { readonly status: 'decided'; readonly approval: PendingApproval }
+  | { readonly status: 'already_decided'; readonly decided: ApprovalDecisionRecord }
+  | { readonly status: 'expired' }
+  | { readonly status: 'not_found' };
+
+export interface ApprovalStore {
+  create(approval: PendingApproval): Promise<void>;
+  get(approvalId: string): Promise<StoredApproval | undefined>;
+  /**
+   * Decides a pending approval in one atomic step: exactly one caller, in any process, gets
+   * `decided`; every later caller learns who decided first. An approval past its expiresAt is
+   * `expired` (the `now` argument is the caller's clock, so tests can move time).
+   */
+  decide(approvalId: string, decision: ApprovalDecisionRecord, now: number): Promise<DecideResult>;
+  /** Pending (undecided, unexpired) approvals of one conversation, oldest first. */
+  listPending(conversationKey: string, now: number): Promise<PendingApproval[]>;
 }
 
 /** Drops platform events seen before (retries, several processes on one token). */
 export interface EventDedupe {
-  /** True the first time an event id is claimed, false after. */
+  /** True the first time an event id is claimed, by any process; false after. */
   claim(eventId: string): Promise<boolean>;
+}
+
+export interface ChannelSettings {
+  /** The agent that answers here; null for the config's default. */
+  readonly agent: string | null;
+  /** Tools allowed here; null when every agent tool is allowed. */
+  readonly toolAllowlist: readonly string[] | null;
+  readonly paused: boolean;
+}
+
+export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = Object.freeze({
+  agent: null,
+  toolAllowlist: null,
+  paused: false,
+});
+
+/** Settings per channel (platform + tenant + channel, not thread). */
+export interface ChannelSettingsStore {
+  get(channel: ConversationRef): Promise<ChannelSettings>;
+  update(channel: ConversationRef, patch: Partial<ChannelSettings>): Promise<ChannelSettings>;
+}
+
+export interface Note {
+  readonly text: string;
+  readonly by: string;
+  readonly at: number;
+}
+
+export type AddNoteResult =
+  | { readonly status: 'added'; readonly count: number }
+  | { readonly status: 'full'; readonly limit: number };
+
+/** Short notes an agent keeps per channel, capped in number and size by the implementation. */
+export interface NotesStore {
+  add(channel: ConversationRef, note: Note): Promise<AddNoteResult>;
+  list(channel: ConversationRef): Promise<Note[]>;
 }

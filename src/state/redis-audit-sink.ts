@@ -1,0 +1,227 @@
+import type { Redis } from 'ioredis';
+import type { AuditEvent } from '../core/audit-events.ts';
+import type { ConversationRef } from '../core/conversation.ts';
+import { isRecord } from '../core/is-record.ts';
+import type { AuditSink, Logger } from '../core/ports.ts';
+import { wrapUnavailable } from './redis-connection.ts';
+import { channelKeyOf, type RedisKeys } from './redis-keys.ts';
+
+export interface RedisAuditSinkOptions {
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+  readonly logger: Logger;
+  /** Approximate cap of each channel stream (MAXLEN ~). */
+  readonly channelMaxLen?: number;
+  /** Approximate cap of each run stream (MAXLEN ~). */
+  readonly runMaxLen?: number;
+  readonly runTtlSeconds?: number;
+  /** The channel key of a run this process did not see start (e.g. resumed elsewhere). */
+  readonly channelKeyFor?: (runId: string) => string | undefined;
+}
+
+export interface RedisAuditSink extends AuditSink {
+  /** Writes everything recorded so far; resolves when Redis has answered. Never rejects. */
+  flush(): Promise<void>;
+}
+
+const DEFAULT_CHANNEL_MAXLEN = 10_000;
+const DEFAULT_RUN_MAXLEN = 5_000;
+const DEFAULT_RUN_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** Runs whose channel is remembered; the oldest is forgotten first. */
+const MAX_KNOWN_RUNS = 10_000;
+/** Events held while Redis is slow; beyond this the oldest are dropped (and counted in a warning). */
+const MAX_BUFFERED = 10_000;
+
+/**
+ * Audit events to Redis Streams: one stream per run (expires with the run) and one per channel
+ * (capped). record() only buffers; one pipeline per tick writes the batch, so a busy run costs one
+ * round trip per tick, and a Redis outage costs log lines, never a failed run.
+ */
+export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAuditSink {
+  const { redis, keys, logger } = options;
+  const channelMaxLen = String(options.channelMaxLen ?? DEFAULT_CHANNEL_MAXLEN);
+  const runMaxLen = String(options.runMaxLen ?? DEFAULT_RUN_MAXLEN);
+  const runTtl = options.runTtlSeconds ?? DEFAULT_RUN_TTL_SECONDS;
+  const channelOfRun = new Map<string, string>();
+  let buffer: AuditEvent[] = [];
+  let dropped = 0;
+  let scheduled = false;
+  // Batches are written one after another, so events reach each stream in the order recorded.
+  let writing: Promise<void> = Promise.resolve();
+
+  const channelFor = (event: AuditEvent): string | undefined => {
+    if (event.type === 'run.started') {
+      channelOfRun.delete(event.runId);
+      channelOfRun.set(event.runId, channelKeyOf(event.conversation));
+      const oldest = channelOfRun.keys().next().value;
+      if (channelOfRun.size > MAX_KNOWN_RUNS && oldest !== undefined) channelOfRun.delete(oldest);
+    }
+    const known = channelOfRun.get(event.runId);
+    if (known !== undefined) return known;
+    try {
+      return options.channelKeyFor?.(event.runId);
+    } catch (error) {
+      logger.warn({ err: error, runId: event.runId }, 'audit: channelKeyFor failed');
+      return undefined;
+    }
+  };
+
+  const write = async (batch: readonly AuditEvent[]): Promise<void> => {
+    const pipeline = redis.pipeline();
+    for (const event of batch) {
+      let json: string;
+      try {
+        json = JSON.stringify(event);
+      } catch (error) {
+        logger.warn(
+          { err: error, runId: event.runId, eventType: event.type },
+          'audit event not serializable',
+        );
+        continue;
+      }
+      const runKey = keys.auditRun(event.runId);
+      pipeline.xadd(runKey, 'MAXLEN', '~', runMaxLen, '*', 'event', json);
+      pipeline.expire(runKey, runTtl);
+      const channel = channelFor(event);
+      if (channel !== undefined) {
+        pipeline.xadd(keys.auditChannel(channel), 'MAXLEN', '~', channelMaxLen, '*', 'event', json);
+      }
+      // An ended run will not log again here; a run paused for approval may resume in this process.
+      if (event.type === 'run.ended' && event.outcome !== 'awaiting_approval')
+        channelOfRun.delete(event.runId);
+    }
+    if (pipeline.length === 0) return;
+    try {
+      const replies = (await pipeline.exec()) ?? [];
+      const failures = replies.filter(([error]) => error);
+      const first = failures[0]?.[0];
+      if (first) logger.warn({ err: first, failed: failures.length }, 'audit events not written to Redis');
+    } catch (error) {
+      logger.warn({ err: error, events: batch.length }, 'audit events not written to Redis');
+    }
+  };
+
+  const flushBuffered = (): Promise<void> => {
+    if (dropped > 0) {
+      logger.warn({ dropped }, 'audit buffer full; oldest events dropped');
+      dropped = 0;
+    }
+    if (buffer.length === 0) return writing;
+    const batch = buffer;
+    buffer = [];
+    writing = writing.then(() => write(batch)).catch(() => undefined);
+    return writing;
+  };
+
+  return {
+    record(event) {
+      try {
+        buffer.push(event);
+        if (buffer.length > MAX_BUFFERED) {
+          buffer.shift();
+          dropped += 1;
+        }
+        if (scheduled) return;
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          void flushBuffered();
+        });
+      } catch (error) {
+        logger.warn({ err: error }, 'audit: could not record an event');
+      }
+    },
+    flush: () => flushBuffered(),
+  };
+}
+
+/** One run's audit events, oldest first. */
+export function readRunAudit(redis: Redis, keys: RedisKeys, runId: string): Promise<AuditEvent[]> {
+  return wrapUnavailable('audit.readRun', async () => {
+    const entries = await redis.xrange(keys.auditRun(runId), '-', '+');
+    return entries.flatMap(([, fields]) => {
+      const index = fields.indexOf('event');
+      const raw = index >= 0 ? fields[index + 1] : undefined;
+      if (raw === undefined) return [];
+      try {
+        const value: unknown = JSON.parse(raw);
+        // Written only by createRedisAuditSink from an AuditEvent.
+        return isRecord(value) && typeof value.type === 'string' ? [value as unknown as AuditEvent] : [];
+      } catch {
+        return [];
+      }
+    });
+  });
+}
+
+const ARGS_PREVIEW_CHARS = 200;
+
+/**
+ * One line per event for people reading a run's history (CLI, an admin command, a bug report).
+ * Times are UTC (HH:MM:SS.mmm) so lines from different servers line up.
+ */
+export function formatTimeline(events: readonly AuditEvent[]): string[] {
+  return events.map((event) => {
+    const time = new Date(event.at).toISOString().slice(11, 23);
+    const parent =
+      'parentRunId' in event && typeof event.parentRunId === 'string' ? ` parent=${event.parentRunId}` : '';
+    return `${time} ${event.type} ${describeEvent(event)}${parent}`.trimEnd();
+  });
+}
+
+function describeEvent(event: AuditEvent): string {
+  switch (event.type) {
+    case 'run.started': {
+      const where = channelOfConversation(event.conversation);
+      return `agent=${event.agent} by=${event.requestedBy} in ${where}`;
+    }
+    case 'model.called':
+      return `${event.model} ${event.promptTokens}+${event.completionTokens} tokens ${event.latencyMs} ms (${plural(event.toolCalls, 'tool call')})`;
+    case 'model.failed':
+      return `${event.code}: ${event.error}`;
+    case 'tool.proposed':
+      return `${event.tool} ${preview(event.args)}`;
+    case 'tool.arguments_rejected':
+      return `${event.tool}: ${event.reason}`;
+    case 'policy.verdict':
+      return `${event.tool} ${event.verdict}: ${event.reason}`;
+    case 'approval.requested':
+      return `${event.tool} approval=${event.approvalId}`;
+    case 'approval.decided':
+      return `${event.tool} ${event.decision} by ${event.by}`;
+    case 'tool.started':
+      return event.tool;
+    case 'tool.finished': {
+      const error = event.error === undefined ? '' : `: ${event.error}`;
+      return `${event.tool} ${event.status} ${event.durationMs} ms (${plural(event.attempts, 'attempt')})${error}`;
+    }
+    case 'tool.skipped':
+      return `${event.tool}: ${event.reason}`;
+    case 'guard.tripped':
+      return `${event.guard}: ${event.reason}`;
+    case 'run.ended': {
+      const tokens = event.promptTokens + event.completionTokens;
+      const reason = event.reason === undefined ? '' : `: ${event.reason}`;
+      return `${event.outcome} after ${plural(event.iterations, 'model call')}, ${tokens} tokens${reason}`;
+    }
+  }
+}
+
+function channelOfConversation(ref: ConversationRef): string {
+  const channel = `${ref.platform}:${ref.tenantId}:${ref.channelId}`;
+  return ref.threadId === null ? channel : `${channel} thread ${ref.threadId}`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > ARGS_PREVIEW_CHARS ? `${text.slice(0, ARGS_PREVIEW_CHARS)}…` : text;
+}

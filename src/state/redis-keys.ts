@@ -1,0 +1,72 @@
+import type { ConversationRef } from '../core/conversation.ts';
+
+/**
+ * Every Redis key Steward writes is built here, under one configurable prefix (default `steward:`).
+ *
+ * | key kind           | builder                   | owner                     | Redis type   | TTL                                               |
+ * | ------------------ | ------------------------- | ------------------------- | ------------ | ------------------------------------------------- |
+ * | run                | run(runId)                | redis-run-store.ts        | hash         | 30 days, refreshed on create and every transition |
+ * | checkpoint         | checkpoint(runId)         | redis-run-store.ts        | string JSON  | 30 days, refreshed on every save                  |
+ * | session            | session(conversationKey)  | redis-session-store.ts    | list of JSON | 7 days idle, refreshed on every append            |
+ * | dedupe             | dedupe(eventId)           | redis-event-dedupe.ts     | string '1'   | 2 days (platforms retry within minutes)           |
+ * | approval           | approval(approvalId)      | redis-approval-store.ts   | hash         | approval lifetime + 7 days, so a late click still |
+ * |                    |                           |                           |              | learns the outcome                                |
+ * | approvals-pending  | pendingApprovals(convKey) | redis-approval-store.ts   | sorted set   | longest approval in it (lifetime + 7 days)        |
+ * | channel            | channel(channelKey)       | redis-channel-settings.ts | hash         | none: admin settings persist until changed        |
+ * | notes              | notes(channelKey)         | redis-notes-store.ts      | list of JSON | none: notes are deliberate, and capped in number  |
+ * | audit-channel      | auditChannel(channelKey)  | redis-audit-sink.ts       | stream       | none: capped by MAXLEN ~ (10,000 entries)         |
+ * | audit-run          | auditRun(runId)           | redis-audit-sink.ts       | stream       | 30 days, like the run; capped by MAXLEN ~ (5,000) |
+ *
+ * Shape: `<prefix><kind>:<id>`. The id is always the last part and no kind name contains ':', so
+ * one kind's `<kind>:` is never the start of another's: two different (kind, id) pairs can never
+ * produce the same key, even when ids contain ':' (conversation keys always do).
+ */
+export const KEY_KINDS = Object.freeze({
+  run: 'run',
+  checkpoint: 'checkpoint',
+  session: 'session',
+  dedupe: 'dedupe',
+  approval: 'approval',
+  pendingApprovals: 'approvals-pending',
+  channel: 'channel',
+  notes: 'notes',
+  auditChannel: 'audit-channel',
+  auditRun: 'audit-run',
+});
+
+export type KeyKind = keyof typeof KEY_KINDS;
+
+export type RedisKeys = { readonly prefix: string } & { readonly [K in KeyKind]: (id: string) => string };
+
+export const DEFAULT_KEY_PREFIX = 'steward:';
+
+/** The key builders for one prefix; the prefix should end with a separator such as ':'. */
+export function createKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
+  const build = (kind: KeyKind) => (id: string) => `${prefix}${KEY_KINDS[kind]}:${id}`;
+  return Object.freeze({
+    prefix,
+    run: build('run'),
+    checkpoint: build('checkpoint'),
+    session: build('session'),
+    dedupe: build('dedupe'),
+    approval: build('approval'),
+    pendingApprovals: build('pendingApprovals'),
+    channel: build('channel'),
+    notes: build('notes'),
+    auditChannel: build('auditChannel'),
+    auditRun: build('auditRun'),
+  });
+}
+
+/**
+ * The channel a conversation happens in: platform:tenant:channel, without the thread, so that
+ * settings and notes apply to every thread of a channel. Each part is escaped ('%' and ':') so
+ * that ids containing ':' cannot make two different channels share a key.
+ */
+export function channelKeyOf(ref: Pick<ConversationRef, 'platform' | 'tenantId' | 'channelId'>): string {
+  return [ref.platform, ref.tenantId, ref.channelId].map(escapePart).join(':');
+}
+
+function escapePart(part: string): string {
+  return part.replaceAll('%', '%25').replaceAll(':', '%3A');
+}

@@ -1,0 +1,155 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ConversationRef } from '../../../src/core/conversation.ts';
+import { IllegalTransitionError } from '../../../src/core/errors.ts';
+import type { RunState } from '../../../src/core/run-state.ts';
+import type { NewRun, RunStore } from '../../../src/core/stores.ts';
+import { createKeys, type RedisKeys } from '../../../src/state/redis-keys.ts';
+import { createRedisRunStore } from '../../../src/state/redis-run-store.ts';
+import { connectTestRedis, type TestRedis } from '../../support/redis.ts';
+
+const conversation: ConversationRef = {
+  platform: 'slack',
+  tenantId: 'T1',
+  channelId: 'C1',
+  threadId: '1700.1',
+};
+
+function newRun(runId: string, text = 'refund order 55'): NewRun {
+  return {
+    runId,
+    conversation,
+    conversationKey: 'slack:T1:C1:1700.1',
+    requestedBy: 'U012',
+    agent: 'support',
+    text,
+    eventId: `ev-${runId}`,
+    createdAt: 1_000,
+  };
+}
+
+function checkpoint(runId: string, iterations: number): RunState {
+  return {
+    runId,
+    traceId: 'trace-1',
+    agent: 'support',
+    requestedBy: 'U012',
+    conversation,
+    startedAt: 1_000,
+    deadlineAt: 61_000,
+    messages: [{ role: 'user', content: 'refund order 55' }],
+    iterations,
+    usage: { promptTokens: 10, completionTokens: 2 },
+    callCounts: { 'refund_order:abc': 1 },
+    consecutiveFailures: 0,
+    tainted: false,
+    batch: null,
+    pendingApproval: null,
+    inFlight: { callId: 'c1', tool: 'refund_order', startedAt: 2_000 },
+  };
+}
+
+describe('redis run store', () => {
+  let test: TestRedis;
+  let keys: RedisKeys;
+  let store: RunStore;
+  let now = 5_000;
+
+  beforeEach(async () => {
+    test = await connectTestRedis({ name: 'run-store' });
+    keys = createKeys(test.prefix);
+    now = 5_000;
+    store = createRedisRunStore({ redis: test.redis, keys, runTtlSeconds: 3_600, clock: { now: () => now } });
+  });
+  afterEach(() => test.cleanup());
+
+  it('creates a queued run with every field, and a second create does not overwrite it', async () => {
+    await store.create(newRun('r:1'));
+    await store.create(newRun('r:1', 'something else'));
+    expect(await store.get('r:1')).toEqual({
+      ...newRun('r:1'),
+      status: 'queued',
+      updatedAt: 1_000,
+      outcome: null,
+    });
+    const ttl = await test.redis.ttl(keys.run('r:1'));
+    expect(ttl).toBeGreaterThan(3_500);
+    expect(ttl).toBeLessThanOrEqual(3_600);
+    expect(await store.get('missing')).toBeUndefined();
+  });
+
+  it('moves through the legal path and stores the outcome', async () => {
+    await store.create(newRun('r1'));
+    now = 6_000;
+    expect((await store.transition('r1', 'running')).status).toBe('running');
+    await store.transition('r1', 'awaiting_approval');
+    await store.transition('r1', 'running');
+    now = 9_000;
+    const done = await store.transition('r1', 'completed', {
+      outcome: { status: 'completed', text: 'Refunded.' },
+    });
+    expect(done).toMatchObject({
+      runId: 'r1',
+      status: 'completed',
+      updatedAt: 9_000,
+      createdAt: 1_000,
+      outcome: { status: 'completed', text: 'Refunded.' },
+    });
+    expect(await store.get('r1')).toEqual(done);
+  });
+
+  it('refuses completed -> running and changes nothing', async () => {
+    await store.create(newRun('r1'));
+    await store.transition('r1', 'running');
+    await store.transition('r1', 'completed', { outcome: { status: 'completed', text: 'ok' } });
+    const before = await store.get('r1');
+    now = 99_000;
+
+    const error = await store.transition('r1', 'running').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IllegalTransitionError);
+    expect(error).toMatchObject({
+      runId: 'r1',
+      from: 'completed',
+      to: 'running',
+      code: 'RUN_ILLEGAL_TRANSITION',
+    });
+    expect(await store.get('r1')).toEqual(before);
+  });
+
+  it('refuses queued -> completed (a run must run first)', async () => {
+    await store.create(newRun('r1'));
+    await expect(store.transition('r1', 'completed')).rejects.toMatchObject({
+      from: 'queued',
+      to: 'completed',
+    });
+    expect((await store.get('r1'))?.status).toBe('queued');
+  });
+
+  it('refuses to move a run that does not exist, and creates nothing', async () => {
+    const error = await store.transition('ghost', 'running').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IllegalTransitionError);
+    expect(error).toMatchObject({ runId: 'ghost', from: null, to: 'running' });
+    expect(await test.redis.exists(keys.run('ghost'))).toBe(0);
+  });
+
+  it('lets exactly one of many racing workers end a run', async () => {
+    await store.create(newRun('r1'));
+    await store.transition('r1', 'running');
+    const targets = ['completed', 'failed', 'escalated', 'cancelled'] as const;
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => store.transition('r1', targets[i % targets.length] ?? 'failed')),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const lost of results.filter((r) => r.status === 'rejected')) {
+      expect(lost.reason).toBeInstanceOf(IllegalTransitionError);
+    }
+  });
+
+  it('keeps the latest checkpoint per run with the run TTL', async () => {
+    expect(await store.loadCheckpoint('r1')).toBeUndefined();
+    await store.saveCheckpoint(checkpoint('r1', 1));
+    await store.saveCheckpoint(checkpoint('r1', 2));
+    expect(await store.loadCheckpoint('r1')).toEqual(checkpoint('r1', 2));
+    expect(await test.redis.ttl(keys.checkpoint('r1'))).toBeGreaterThan(3_500);
+  });
+});
