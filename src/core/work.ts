@@ -1,0 +1,48 @@
+import type { ApprovalDecision } from './run-context.ts';
+
+/**
+ * One unit of work for a conversation. Items of one conversation are handled one at a time in
+ * the order they were enqueued; items of different conversations run side by side.
+ */
+export type WorkItem =
+  | {
+      readonly kind: 'start';
+      readonly itemId: string;
+      readonly runId: string;
+      readonly conversationKey: string;
+    }
+  | {
+      readonly kind: 'resume';
+      readonly itemId: string;
+      readonly runId: string;
+      readonly conversationKey: string;
+      readonly decision: ApprovalDecision;
+    }
+  | {
+      /** The approval's expiry passed: end the run if it is still waiting. */
+      readonly kind: 'expire';
+      readonly itemId: string;
+      readonly runId: string;
+      readonly conversationKey: string;
+      readonly approvalId: string;
+    };
+
+export interface EnqueueOptions {
+  /** Do not start before this many milliseconds have passed (used for approval expiry). */
+  readonly delayMs?: number;
+}
+
+/** The producer side of the run queue (src/jobs implements it on BullMQ). */
+export interface RunQueue {
+  enqueue(item: WorkItem, options?: EnqueueOptions): Promise<void>;
+}
+
+/**
+ * The consumer side: called by a worker for each item, in conversation order. `recovering` is
+ * true when a previous worker took this item and died before finishing it, so the handler must
+ * continue from the run's checkpoint rather than start over.
+ */
+export type WorkHandler = (
+  item: WorkItem,
+  context: { readonly recovering: boolean; readonly signal: AbortSignal },
+) => Promise<void>;

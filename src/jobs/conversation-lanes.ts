@@ -1,0 +1,262 @@
+/**
+ * Conversation lanes: the per-conversation FIFO that keeps work items of one conversation strictly
+ * one at a time, in arrival order, on top of a plain BullMQ queue (no BullMQ Pro groups).
+ *
+ * Keys, all under the configured prefix (this module owns them):
+ *   `${prefix}lane:${conversationKey}:items`   list of item JSON, FIFO. TTL LANE_TTL_MS, refreshed on
+ *                                              each push (a lane nobody drained for a week is abandoned).
+ *   `${prefix}lane:${conversationKey}:lock`    the drainer's random token. TTL = the lock TTL (≈ BullMQ
+ *                                              lockDuration), renewed while held, so a dead holder frees it.
+ *   `${prefix}lane:${conversationKey}:current` JSON of the item being handled. TTL LANE_TTL_MS; deleted when
+ *                                              the item is finished, so one left behind marks a crashed holder.
+ *   `${prefix}lane-item:${itemId}`             'queued' (TTL QUEUED_MARKER_TTL_MS) then 'done'
+ *                                              (TTL DONE_MARKER_TTL_MS): dedupes enqueue and tells a waiting
+ *                                              job that a drainer already handled its item.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { StewardError } from '../core/errors.ts';
+import { isRecord } from '../core/is-record.ts';
+import type { WorkItem } from '../core/work.ts';
+
+export const LANE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+export const QUEUED_MARKER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+export const DONE_MARKER_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface LaneKeys {
+  readonly items: string;
+  readonly lock: string;
+  readonly current: string;
+}
+
+export function laneKeys(prefix: string, conversationKey: string): LaneKeys {
+  const base = `${prefix}lane:${conversationKey}`;
+  return { items: `${base}:items`, lock: `${base}:lock`, current: `${base}:current` };
+}
+
+export function itemMarkerKey(prefix: string, itemId: string): string {
+  return `${prefix}lane-item:${itemId}`;
+}
+
+/** A Lua script run by EVALSHA, falling back to EVAL once when the server has not cached it yet. */
+class LuaScript {
+  private readonly source: string;
+  private readonly sha: string;
+
+  constructor(source: string) {
+    this.source = source;
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+/** Push once per item id: the marker's SET NX makes a retried enqueue a no-op. */
+const PUSH = new LuaScript(`
+if redis.call('SET', KEYS[1], 'queued', 'NX', 'PX', ARGV[2]) then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
+return 0`);
+
+/** {1} when taken, else {0, PTTL of the holder's lock}. */
+const ACQUIRE = new LuaScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {0, redis.call('PTTL', KEYS[1])}`);
+
+const RENEW = new LuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`);
+
+/**
+ * Pop the next item into "current", or release the lock when the lane is empty, in one step: an
+ * item pushed before the release is popped here, and one pushed after it has its own job that
+ * finds the lock free. Doing these as two commands would lose that item's wake-up.
+ */
+const NEXT = new LuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost'} end
+local item = redis.call('LPOP', KEYS[2])
+if item then
+  redis.call('SET', KEYS[3], item, 'PX', ARGV[2])
+  return {'item', item}
+end
+redis.call('DEL', KEYS[1])
+return {'released'}`);
+
+/** Clear "current" only if it still holds this item (a new holder may have moved on). */
+const FINISH = new LuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if KEYS[2] then redis.call('SET', KEYS[2], 'done', 'PX', ARGV[2]) end
+return 1`);
+
+const RELEASE = new LuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`);
+
+export type AcquireResult =
+  | { readonly acquired: true }
+  | { readonly acquired: false; readonly lockTtlMs: number };
+export type NextResult =
+  | { readonly kind: 'item'; readonly raw: string }
+  | { readonly kind: 'released' }
+  | { readonly kind: 'lost' };
+export type ItemState = 'queued' | 'done' | 'unknown';
+
+export interface ConversationLanes {
+  /** Appends the item to its lane unless this item id was pushed before; true when pushed. */
+  push(item: WorkItem): Promise<boolean>;
+  acquire(conversationKey: string, token: string): Promise<AcquireResult>;
+  /** False when the lock is no longer ours. */
+  renew(conversationKey: string, token: string): Promise<boolean>;
+  next(conversationKey: string, token: string): Promise<NextResult>;
+  /** The item a previous holder was handling when it stopped, if any. */
+  current(conversationKey: string): Promise<string | null>;
+  /** Marks the item handled; `itemId` is undefined only for unreadable JSON. */
+  finish(conversationKey: string, itemId: string | undefined, raw: string): Promise<void>;
+  release(conversationKey: string, token: string): Promise<void>;
+  itemState(itemId: string): Promise<ItemState>;
+}
+
+export function createConversationLanes(options: {
+  redis: Redis;
+  prefix: string;
+  lockTtlMs: number;
+}): ConversationLanes {
+  const { redis, prefix, lockTtlMs } = options;
+  const keys = (conversationKey: string) => laneKeys(prefix, conversationKey);
+  return {
+    async push(item) {
+      const pushed = await PUSH.run(
+        redis,
+        [itemMarkerKey(prefix, item.itemId), keys(item.conversationKey).items],
+        [JSON.stringify(item), QUEUED_MARKER_TTL_MS, LANE_TTL_MS],
+      );
+      return pushed === 1;
+    },
+    async acquire(conversationKey, token) {
+      const reply = await ACQUIRE.run(redis, [keys(conversationKey).lock], [token, lockTtlMs]);
+      if (!Array.isArray(reply)) throw new Error(`unexpected lane acquire reply ${String(reply)}`);
+      if (reply[0] === 1) return { acquired: true };
+      return { acquired: false, lockTtlMs: typeof reply[1] === 'number' ? reply[1] : -2 };
+    },
+    async renew(conversationKey, token) {
+      return (await RENEW.run(redis, [keys(conversationKey).lock], [token, lockTtlMs])) === 1;
+    },
+    async next(conversationKey, token) {
+      const { lock, items, current } = keys(conversationKey);
+      const reply = await NEXT.run(redis, [lock, items, current], [token, LANE_TTL_MS]);
+      if (!Array.isArray(reply)) throw new Error(`unexpected lane next reply ${String(reply)}`);
+      const [kind, raw] = reply as unknown[];
+      if (kind === 'item' && typeof raw === 'string') return { kind, raw };
+      if (kind === 'released' || kind === 'lost') return { kind };
+      throw new Error(`unexpected lane next reply ${String(kind)}`);
+    },
+    current(conversationKey) {
+      return redis.get(keys(conversationKey).current);
+    },
+    async finish(conversationKey, itemId, raw) {
+      const scriptKeys = [keys(conversationKey).current];
+      if (itemId !== undefined) scriptKeys.push(itemMarkerKey(prefix, itemId));
+      await FINISH.run(redis, scriptKeys, [raw, DONE_MARKER_TTL_MS]);
+    },
+    async release(conversationKey, token) {
+      await RELEASE.run(redis, [keys(conversationKey).lock], [token]);
+    },
+    async itemState(itemId) {
+      const state = await redis.get(itemMarkerKey(prefix, itemId));
+      return state === 'queued' || state === 'done' ? state : 'unknown';
+    },
+  };
+}
+
+/** The abort reason a handler sees when its conversation lock could not be kept. */
+export class LaneLockLostError extends StewardError {
+  readonly code = 'LANE_LOCK_LOST';
+  readonly conversationKey: string;
+
+  constructor(conversationKey: string) {
+    super(`lost the conversation lock for ${conversationKey}`);
+    this.conversationKey = conversationKey;
+  }
+}
+
+export interface LaneLease {
+  /** Aborts (with a LaneLockLostError) once the lock is no longer ours. */
+  readonly signal: AbortSignal;
+  stop(): void;
+}
+
+/**
+ * Keeps a taken lane lock alive, renewing it every third of its TTL. The lock counts as lost when
+ * a renewal finds another token, or when no renewal succeeded for a whole TTL (Redis away): by then
+ * another worker may have taken the lane.
+ */
+export function holdLaneLock(
+  lanes: ConversationLanes,
+  conversationKey: string,
+  token: string,
+  lockTtlMs: number,
+): LaneLease {
+  const lost = new AbortController();
+  let lastRenewedAt = Date.now();
+  let renewing = false;
+  const lose = (): void => {
+    clearInterval(timer);
+    lost.abort(new LaneLockLostError(conversationKey));
+  };
+  const timer = setInterval(() => {
+    // Checked before renewing: a renewal stuck on a dead connection would never settle.
+    if (Date.now() - lastRenewedAt >= lockTtlMs) return lose();
+    if (renewing) return;
+    renewing = true;
+    lanes
+      .renew(conversationKey, token)
+      .then(
+        (ours) => {
+          if (ours) lastRenewedAt = Date.now();
+          else lose();
+        },
+        // Retried on the next tick; the TTL check above decides when to give up.
+        () => undefined,
+      )
+      .finally(() => {
+        renewing = false;
+      });
+  }, lockTtlMs / 3);
+  return { signal: lost.signal, stop: () => clearInterval(timer) };
+}
+
+/** Reads an item back from Redis; undefined when it is not a well-formed WorkItem. */
+export function parseWorkItem(raw: string): WorkItem | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(value)) return undefined;
+  const { kind, itemId, runId, conversationKey } = value;
+  if (typeof itemId !== 'string' || typeof runId !== 'string' || typeof conversationKey !== 'string') {
+    return undefined;
+  }
+  const base = { itemId, runId, conversationKey };
+  if (kind === 'start') return { kind, ...base };
+  if (kind === 'expire') {
+    return typeof value.approvalId === 'string' ? { kind, ...base, approvalId: value.approvalId } : undefined;
+  }
+  if (kind === 'resume' && isRecord(value.decision)) {
+    const { approvalId, decision, by } = value.decision;
+    if (typeof approvalId !== 'string' || typeof by !== 'string') return undefined;
+    if (decision !== 'approve' && decision !== 'reject') return undefined;
+    return { kind, ...base, decision: { approvalId, decision, by } };
+  }
+  return undefined;
+}
