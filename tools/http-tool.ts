@@ -78,6 +78,8 @@ export function createHttpTool(spec: HttpToolSpec, options: HttpToolOptions): To
           method: spec.method,
           headers: {
             accept: 'application/json',
+            // The same key on a retry or after a crash lets the server recognize a repeat.
+            'idempotency-key': ctx.idempotencyKey,
             ...(hasBody ? { 'content-type': 'application/json' } : {}),
             ...spec.headers,
           },

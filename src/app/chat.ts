@@ -5,17 +5,18 @@ import { createSteward } from './compose.ts';
 import { readProcessEnv } from './env.ts';
 import { describeStartupError, loadSettings } from './startup.ts';
 
-// `npm run chat`: a terminal conversation with the default agent. Logs go to stderr, warnings and
-// up unless LOG_LEVEL asks for debug or trace, so they do not bury the conversation.
+// `npm run chat`: a terminal conversation with the default agent, through the same durable queue
+// as every platform. Logs go to stderr, warnings and up unless LOG_LEVEL asks for debug or trace.
+const source = readProcessEnv();
 try {
-  const settings = loadSettings(readProcessEnv());
+  const settings = loadSettings(source);
   const adapter = createConsoleAdapter({
     input: process.stdin,
     output: process.stdout,
     userId: userInfo().username,
   });
   const verbose = settings.env.logLevel === 'debug' || settings.env.logLevel === 'trace';
-  const steward = createSteward({
+  const steward = await createSteward({
     env: settings.env,
     config: settings.config,
     surface: adapter.surface,
@@ -28,8 +29,14 @@ try {
       `(no ${settings.env.configPath}: using the built-in assistant; see steward.example.yaml)\n`,
     );
   }
+  const stop = () => {
+    void steward.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   await adapter.run(steward.service);
+  await steward.close();
 } catch (error) {
-  process.stderr.write(describeStartupError(error));
+  process.stderr.write(describeStartupError(error, source.REDIS_URL));
   process.exitCode = 1;
 }

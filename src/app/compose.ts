@@ -10,19 +10,34 @@ import {
 } from '../core/conversation-service.ts';
 import type { AuditSink, Clock, Logger, ModelClient } from '../core/ports.ts';
 import { createRedactor, type Redactor } from '../core/redaction.ts';
+import { createRunProcessor } from '../core/run-processor.ts';
+import type { ChannelSettingsStore, RunStore } from '../core/stores.ts';
 import { createToolExecutor, type ToolExecutorOptions } from '../core/tools/tool-executor.ts';
 import { createToolRegistry, type ToolRegistry } from '../core/tools/tool-registry.ts';
+import { createRunQueue } from '../jobs/run-queue.ts';
+import { createRunWorker, type RunWorker } from '../jobs/run-worker.ts';
 import { createOpenAIModelClient, type OpenAIModelClientOptions } from '../llm/openai-model-client.ts';
 import type { ApproverRules } from '../policy/approvers.ts';
-import {
-  createMemoryEventDedupe,
-  createMemoryRunStore,
-  createMemorySessionStore,
-} from '../state/memory-stores.ts';
+import { createRedisApprovalStore } from '../state/redis-approval-store.ts';
+import { createRedisAuditSink } from '../state/redis-audit-sink.ts';
+import { createRedisChannelSettingsStore } from '../state/redis-channel-settings.ts';
+import { createRedisConnection, waitUntilReady } from '../state/redis-connection.ts';
+import { createRedisEventDedupe } from '../state/redis-event-dedupe.ts';
+import { createKeys } from '../state/redis-keys.ts';
+import { createRedisNotesStore } from '../state/redis-notes-store.ts';
+import { createRedisRunStore } from '../state/redis-run-store.ts';
+import { createModelSummarizer, createRedisSessionStore } from '../state/redis-session-store.ts';
 import { combineAuditSinks, createLogAuditSink } from './audit-sinks.ts';
 import type { StewardConfig } from './config-file.ts';
 import type { Env, LogLevel } from './env.ts';
 import { createLogger } from './logger.ts';
+
+export interface WorkerSettings {
+  readonly concurrency?: number;
+  readonly lockDurationMs?: number;
+  readonly stalledIntervalMs?: number;
+  readonly graceMs?: number;
+}
 
 export interface StewardOptions {
   readonly env: Env;
@@ -31,11 +46,15 @@ export interface StewardOptions {
   /** Where log lines go (default stdout) and from which level (default LOG_LEVEL). */
   readonly logDestination?: DestinationStream;
   readonly logLevel?: LogLevel;
-  /** Extra audit sinks beside the log (the console's activity view, a test's recorder). */
+  /** Extra audit sinks beside the log and the Redis stream (the console's activity view, a test's recorder). */
   readonly auditSinks?: readonly AuditSink[];
   readonly clock?: Clock;
   readonly model?: Partial<Omit<OpenAIModelClientOptions, 'apiKey' | 'baseURL'>>;
   readonly executor?: ToolExecutorOptions;
+  /** `false` for a process that only takes requests in; otherwise overrides of config.workers. */
+  readonly worker?: false | WorkerSettings;
+  /** How long to wait for Redis at start before giving up with a clear error. */
+  readonly redisConnectTimeoutMs?: number;
 }
 
 export interface Steward {
@@ -45,10 +64,14 @@ export interface Steward {
   readonly model: ModelClient;
   readonly logger: Logger;
   readonly redact: Redactor;
+  readonly channels: ChannelSettingsStore;
+  readonly runs: RunStore;
+  /** Stops taking work, lets in-flight runs finish or checkpoint within the grace period, disconnects. */
+  close(): Promise<void>;
 }
 
 /** The composition root: the one place that knows every concrete class. */
-export function createSteward(options: StewardOptions): Steward {
+export async function createSteward(options: StewardOptions): Promise<Steward> {
   const { env, config } = options;
   const redact = createRedactor([env.openaiApiKey, ...config.tools.flatMap((tool) => tool.secretValues)]);
   const logger = createLogger({
@@ -58,6 +81,38 @@ export function createSteward(options: StewardOptions): Steward {
   });
   const clock = options.clock ?? { now: () => Date.now() };
 
+  const redis = createRedisConnection(env.redisUrl, { logger, name: 'steward', role: 'commands' });
+  try {
+    await waitUntilReady(redis, options.redisConnectTimeoutMs ?? 5_000);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  const keys = createKeys(env.redisPrefix);
+  const runs = createRedisRunStore({ redis, keys, clock });
+  const approvals = createRedisApprovalStore({ redis, keys });
+  const channels = createRedisChannelSettingsStore({ redis, keys });
+  const notes = createRedisNotesStore({ redis, keys });
+
+  const model = createOpenAIModelClient({
+    apiKey: env.openaiApiKey,
+    baseURL: env.openaiBaseUrl,
+    clock,
+    ...options.model,
+  });
+  const sessions = createRedisSessionStore({
+    redis,
+    keys,
+    logger,
+    tokenBudget: config.sessions.maxTokens,
+    idleTtlSeconds: Math.ceil(config.sessions.expiresAfterMs / 1000),
+    summarizer: createModelSummarizer({
+      model,
+      modelName: config.sessions.summaryModel ?? env.openaiModel,
+      clock,
+    }),
+  });
+  const redisAudit = createRedisAuditSink({ redis, keys, logger });
   const registry = createToolRegistry([
     ...BUILT_IN_TOOLS,
     ...config.tools.map((tool) => createHttpTool(tool, { allowedHosts: config.http.allowedHosts })),
@@ -74,23 +129,51 @@ export function createSteward(options: StewardOptions): Steward {
       },
     ]),
   );
-  const model = createOpenAIModelClient({
-    apiKey: env.openaiApiKey,
-    baseURL: env.openaiBaseUrl,
-    clock,
-    ...options.model,
-  });
   const runner = createAgentRunner({
     model,
     registry,
     executor: createToolExecutor({ ...options.executor, clock }),
-    audit: combineAuditSinks([createLogAuditSink(logger), ...(options.auditSinks ?? [])], logger),
+    audit: combineAuditSinks([createLogAuditSink(logger), redisAudit, ...(options.auditSinks ?? [])], logger),
     logger,
     agents,
     approvalTtlMs: config.approvals.expiresAfterMs,
     clock,
     redact,
+    notes,
+    checkpoints: runs,
   });
+  const queue = createRunQueue({ connection: redis, prefix: env.redisPrefix, logger });
+
+  let worker: RunWorker | undefined;
+  let workerRedis: ReturnType<typeof createRedisConnection> | undefined;
+  if (options.worker !== false) {
+    workerRedis = createRedisConnection(env.redisUrl, { logger, name: 'steward-worker', role: 'blocking' });
+    const settings = {
+      concurrency: config.workers.concurrency,
+      graceMs: config.workers.shutdownGraceMs,
+      ...options.worker,
+    };
+    worker = createRunWorker({
+      connection: workerRedis,
+      commands: redis,
+      prefix: env.redisPrefix,
+      ...settings,
+      logger,
+      handler: createRunProcessor({
+        runner,
+        runs,
+        approvals,
+        sessions,
+        channels,
+        queue,
+        surface: options.surface,
+        logger,
+        clock,
+      }),
+    });
+    await worker.ready();
+  }
+
   const approverRules = (platform: string): ApproverRules => {
     // The console is one person at their own terminal: they are the operator and the approver.
     if (platform === 'console') return { approvers: [], allowSelfApproval: true, anyone: true };
@@ -99,16 +182,35 @@ export function createSteward(options: StewardOptions): Steward {
     return { approvers, allowSelfApproval: config.approvals.allowSelfApproval };
   };
   const service = createConversationService({
-    runner,
     surface: options.surface,
-    sessions: createMemorySessionStore(),
-    runs: createMemoryRunStore(),
-    dedupe: createMemoryEventDedupe(),
+    runs,
+    approvals,
+    dedupe: createRedisEventDedupe({ redis, keys }),
+    channels,
+    queue,
     logger,
+    clock,
     defaultAgent: config.defaultAgent,
+    agents: new Set(agents.keys()),
     maxInputChars: config.limits.maxInputChars,
     approverRules,
-    clock,
   });
-  return { service, runner, registry, model, logger, redact };
+
+  return {
+    service,
+    runner,
+    registry,
+    model,
+    logger,
+    redact,
+    channels,
+    runs,
+    async close() {
+      await worker?.close();
+      await queue.close();
+      await redisAudit.flush();
+      for (const connection of [workerRedis, redis])
+        await connection?.quit().catch(() => connection.disconnect());
+    },
+  };
 }

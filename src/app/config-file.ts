@@ -7,7 +7,13 @@ import { parseDocument } from 'yaml';
 import { ConfigError, toError } from '../core/errors.ts';
 import { DEFAULT_MAX_INPUT_CHARS, DEFAULT_RUN_LIMITS, type RunLimits } from '../core/limits.ts';
 import { formatPath, formatSchemaIssues, formatYamlError } from './config-errors.ts';
-import { configSchema, parseDuration, type RawConfig } from './config-schema.ts';
+import {
+  configSchema,
+  DEFAULT_SESSION_MAX_TOKENS,
+  DEFAULT_WORKER_CONCURRENCY,
+  parseDuration,
+  type RawConfig,
+} from './config-schema.ts';
 import { type HttpToolConfig, resolveTools, unknownToolMessage } from './config-tools.ts';
 
 export type { ApprovalMode, HttpMethod, HttpToolConfig, ToolCategory, ToolRisk } from './config-tools.ts';
@@ -34,6 +40,9 @@ export interface StewardConfig {
   approvals: { approvers: PlatformIds; expiresAfterMs: number; allowSelfApproval: boolean };
   admins: PlatformIds;
   limits: { maxInputChars: number };
+  /** Conversation history: compacted past maxTokens by summaryModel; idle sessions expire. */
+  sessions: { maxTokens: number; expiresAfterMs: number; summaryModel?: string };
+  workers: { concurrency: number; shutdownGraceMs: number };
 }
 
 export interface ParseConfigOptions {
@@ -51,6 +60,7 @@ export interface LoadConfigOptions extends Omit<ParseConfigOptions, 'source'> {
 }
 
 const DEFAULT_EXPIRES_AFTER_MS = 15 * 60_000;
+const DAY_MS = 86_400_000;
 
 /** Used when no config file exists: a plain assistant that can hand off to a person. */
 export const BUILT_IN_CONFIG: StewardConfig = {
@@ -76,6 +86,8 @@ export const BUILT_IN_CONFIG: StewardConfig = {
   },
   admins: { slack: [], discord: [] },
   limits: { maxInputChars: DEFAULT_MAX_INPUT_CHARS },
+  sessions: { maxTokens: DEFAULT_SESSION_MAX_TOKENS, expiresAfterMs: 7 * DAY_MS },
+  workers: { concurrency: DEFAULT_WORKER_CONCURRENCY, shutdownGraceMs: 10_000 },
 };
 
 /**
@@ -196,6 +208,15 @@ export function parseConfig(yamlText: string, options: ParseConfigOptions): Stew
     },
     admins: { slack: raw.admins.slack, discord: raw.admins.discord },
     limits: { maxInputChars: raw.limits.maxInputChars },
+    sessions: {
+      maxTokens: raw.sessions.maxTokens,
+      expiresAfterMs: parseDuration(raw.sessions.expiresAfter) ?? 7 * DAY_MS,
+      ...(raw.sessions.summaryModel ? { summaryModel: raw.sessions.summaryModel } : {}),
+    },
+    workers: {
+      concurrency: raw.workers.concurrency,
+      shutdownGraceMs: parseDuration(raw.workers.shutdownGrace) ?? 10_000,
+    },
   };
 }
 

@@ -15,6 +15,9 @@ export const APPROVAL_MODES = ['required', 'never'] as const;
 /** OpenAI's function name rule; tools are exposed to the model under these names. */
 export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
+export const DEFAULT_SESSION_MAX_TOKENS = 8_000;
+export const DEFAULT_WORKER_CONCURRENCY = 4;
+
 const DURATION_PATTERN = /^([1-9]\d*)(ms|s|m|h|d)$/;
 const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -168,9 +171,37 @@ export const configSchema = z.strictObject(
         { error: 'a mapping with maxInputChars' },
       )
       .prefault({}),
+    sessions: z
+      .strictObject(
+        {
+          maxTokens: positiveInt().default(DEFAULT_SESSION_MAX_TOKENS),
+          expiresAfter: duration().default('7d'),
+          summaryModel: text('a model name').optional(),
+        },
+        { error: 'a mapping with maxTokens, expiresAfter, summaryModel' },
+      )
+      .prefault({}),
+    workers: z
+      .strictObject(
+        {
+          concurrency: positiveInt().default(DEFAULT_WORKER_CONCURRENCY),
+          shutdownGrace: duration().default('10s'),
+        },
+        { error: 'a mapping with concurrency and shutdownGrace' },
+      )
+      .prefault({}),
   },
-  { error: 'a mapping with agents (and optionally defaultAgent, tools, http, approvals, admins, limits)' },
+  {
+    error:
+      'a mapping with agents (and optionally defaultAgent, tools, http, approvals, admins, limits, sessions, workers)',
+  },
 );
+
+function duration() {
+  return z
+    .string({ error: 'a duration such as 30s, 15m, 2h or 1d' })
+    .regex(DURATION_PATTERN, { error: 'a duration such as 30s, 15m, 2h or 1d' });
+}
 
 export type RawConfig = z.output<typeof configSchema>;
 export type RawTool = RawConfig['tools'][number];

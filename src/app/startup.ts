@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { BUILT_IN_TOOL_NAMES } from '../../tools/index.ts';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, StateUnavailableError } from '../core/errors.ts';
 import { loadConfigFile, type StewardConfig } from './config-file.ts';
 import { type Env, parseEnv } from './env.ts';
 
@@ -36,8 +36,12 @@ export const NO_PLATFORM_MESSAGE = [
 ].join('\n');
 
 /** A start-up failure as a person should read it: what is wrong, one line each, and nothing else. */
-export function describeStartupError(error: unknown): string {
+export function describeStartupError(error: unknown, redisUrl?: string): string {
   if (error instanceof ConfigError) return `Steward cannot start.\n${error.message}\n`;
+  if (error instanceof StateUnavailableError) {
+    const where = redisUrl ? ` at ${redactUrl(redisUrl)}` : '';
+    return `Steward cannot start: Redis${where} does not answer. Start redis-server, or set REDIS_URL to a Redis that runs.\n`;
+  }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   return `Steward stopped on an unexpected error:\n${message}\n`;
 }
@@ -47,5 +51,16 @@ function configExists(path: string): boolean {
     return statSync(path).isFile();
   } catch {
     return false;
+  }
+}
+
+/** A Redis URL may carry a password; it never goes to the terminal. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'REDIS_URL';
   }
 }

@@ -11,6 +11,7 @@ import { createRedactor, type Redactor } from './redaction.ts';
 import type { ApprovalDecision, RunContext } from './run-context.ts';
 import type { RunOutcome, RunState, TurnResult } from './run-state.ts';
 import { runToolBatch, trip } from './step-runner.ts';
+import type { NotesStore, RunStore } from './stores.ts';
 import type { ToolExecutor } from './tools/tool-executor.ts';
 import type { ToolRegistry } from './tools/tool-registry.ts';
 
@@ -26,6 +27,10 @@ export interface AgentRunnerOptions {
   readonly redact?: Redactor;
   readonly maxToolOutputChars?: number;
   readonly newId?: () => string;
+  /** The channel notes tools read and write. */
+  readonly notes: NotesStore;
+  /** Where checkpoints go (the run store); without it a run lives only in this process. */
+  readonly checkpoints?: Pick<RunStore, 'saveCheckpoint'>;
 }
 
 export interface StartRunInput {
@@ -50,6 +55,16 @@ export interface AgentRunner {
   start(input: StartRunInput): Promise<TurnResult>;
   /** Continues a run that was awaiting approval, from its checkpoint. */
   resume(state: RunState, input: ResumeRunInput): Promise<TurnResult>;
+  /**
+   * Continues a run from its checkpoint after the process driving it died. A call with a side
+   * effect that was started but not confirmed is not run again: the run escalates instead.
+   */
+  continue(state: RunState, input: ContinueRunInput): Promise<TurnResult>;
+}
+
+export interface ContinueRunInput {
+  readonly channelAllowlist?: readonly string[] | undefined;
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -88,6 +103,8 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       maxToolOutputChars: options.maxToolOutputChars ?? DEFAULT_MAX_TOOL_OUTPUT_CHARS,
       approvalTtlMs: options.approvalTtlMs,
       newId,
+      notes: options.notes,
+      checkpoint: () => options.checkpoints?.saveCheckpoint(state) ?? Promise.resolve(),
       audit: (event: AuditEventBody) =>
         options.audit.record({ ...event, runId: state.runId, traceId: state.traceId, at: clock.now() }),
     };
@@ -95,19 +112,7 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
 
   const drive = async (ctx: RunContext): Promise<TurnResult> => {
     const { state, agent } = ctx;
-    const end = (outcome: RunOutcome): TurnResult => {
-      if (outcome.status !== 'awaiting_approval') {
-        ctx.audit({
-          type: 'run.ended',
-          outcome: outcome.status,
-          ...(outcome.status === 'completed' ? {} : { reason: outcome.reason }),
-          iterations: state.iterations,
-          promptTokens: state.usage.promptTokens,
-          completionTokens: state.usage.completionTokens,
-        });
-      }
-      return { outcome, state: structuredClone(state) };
-    };
+    const end = (outcome: RunOutcome) => endRun(ctx, outcome);
 
     for (;;) {
       if (ctx.signal.aborted) return end({ status: 'cancelled', reason: 'the run was cancelled' });
@@ -155,11 +160,15 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
         content: response.content,
         ...(hasCalls ? { toolCalls: response.toolCalls } : {}),
       });
-      if (!hasCalls) return end({ status: 'completed', text: response.content ?? '' });
+      if (!hasCalls) {
+        await ctx.checkpoint();
+        return end({ status: 'completed', text: response.content ?? '' });
+      }
 
       const overBudget = checkTokens(state, agent.limits);
       if (overBudget.tripped) return end(trip(ctx, overBudget));
       state.batch = { calls: response.toolCalls, next: 0 };
+      await ctx.checkpoint();
     }
   };
 
@@ -187,6 +196,7 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
         tainted: false,
         batch: null,
         pendingApproval: null,
+        inFlight: null,
       };
       const ctx = contextFor(state, agent, input, null);
       ctx.audit({
@@ -209,7 +219,41 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       const state = structuredClone(checkpoint);
       return drive(contextFor(state, agentNamed(state.agent), input, input.decision));
     },
+
+    async continue(checkpoint, input) {
+      const state = structuredClone(checkpoint);
+      const ctx = contextFor(state, agentNamed(state.agent), input, null);
+      if (state.inFlight) {
+        const { tool, callId, startedAt } = state.inFlight;
+        const reason = `the outcome of ${tool} is unknown: call ${callId} started at ${new Date(startedAt).toISOString()} and its process stopped before it finished, so it was not run again`;
+        return endRun(ctx, trip(ctx, { tripped: true, guard: 'unknown_outcome', reason }));
+      }
+      if (state.pendingApproval) {
+        return { outcome: { status: 'awaiting_approval', approval: state.pendingApproval }, state };
+      }
+      const last = state.messages.at(-1);
+      if (!state.batch && last?.role === 'assistant' && !last.toolCalls?.length) {
+        // The answer was in hand when the process stopped; do not ask the model again.
+        return endRun(ctx, { status: 'completed', text: last.content ?? '' });
+      }
+      return drive(ctx);
+    },
   };
+}
+
+function endRun(ctx: RunContext, outcome: RunOutcome): TurnResult {
+  const { state } = ctx;
+  if (outcome.status !== 'awaiting_approval') {
+    ctx.audit({
+      type: 'run.ended',
+      outcome: outcome.status,
+      ...(outcome.status === 'completed' ? {} : { reason: outcome.reason }),
+      iterations: state.iterations,
+      promptTokens: state.usage.promptTokens,
+      completionTokens: state.usage.completionTokens,
+    });
+  }
+  return { outcome, state: structuredClone(state) };
 }
 
 /** The model only sees tools this agent has and this channel allows; policy re-checks anyway. */

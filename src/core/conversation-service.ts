@@ -1,15 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { type ApproverRules, checkApprover } from '../policy/approvers.ts';
-import type { AgentRunner } from './agent-runner.ts';
 import {
   type ButtonAction,
   type ConversationRef,
   conversationKey,
   type IncomingMessage,
 } from './conversation.ts';
-import { ApprovalNotFoundError } from './errors.ts';
-import type { Logger } from './ports.ts';
-import type { PendingApproval, RunOutcome, TurnResult } from './run-state.ts';
-import type { EventDedupe, RunStore, SessionStore } from './stores.ts';
+import { StateUnavailableError } from './errors.ts';
+import type { Clock, Logger } from './ports.ts';
+import type { PendingApproval } from './run-state.ts';
+import type { ApprovalStore, ChannelSettingsStore, EventDedupe, RunStore } from './stores.ts';
+import type { RunQueue } from './work.ts';
 
 /**
  * What the core asks of a platform. Each adapter (console, Slack, Discord) implements it; the
@@ -37,131 +38,183 @@ export interface EscalationNotice {
   readonly summary: string | null;
 }
 
-export interface ApprovalOutcome {
-  readonly decision: 'approve' | 'reject';
-  readonly by: string;
-  readonly at: number;
-}
+export type ApprovalOutcome =
+  | { readonly decision: 'approve' | 'reject'; readonly by: string; readonly at: number }
+  | { readonly decision: 'expired'; readonly by: null; readonly at: number };
 
 /** What became of an inbound message or click, for the adapter and for tests. */
 export type Handled =
   | { readonly status: 'ignored'; readonly reason: 'duplicate' }
   | { readonly status: 'refused'; readonly reason: string }
-  | RunOutcome;
+  | { readonly status: 'queued'; readonly runId: string }
+  | { readonly status: 'accepted'; readonly runId: string };
 
 export interface ConversationServiceOptions {
-  readonly runner: AgentRunner;
   readonly surface: Surface;
-  readonly sessions: SessionStore;
   readonly runs: RunStore;
+  readonly approvals: ApprovalStore;
   readonly dedupe: EventDedupe;
+  readonly channels: ChannelSettingsStore;
+  readonly queue: RunQueue;
   readonly logger: Logger;
+  readonly clock: Clock;
   readonly defaultAgent: string;
+  /** Agents that exist; a channel setting naming another one falls back to the default. */
+  readonly agents: ReadonlySet<string>;
   readonly maxInputChars: number;
   readonly approverRules: (platform: string) => ApproverRules;
-  readonly clock?: { now(): number };
+  readonly newId?: () => string;
 }
 
 export interface ConversationService {
   handleMessage(message: IncomingMessage): Promise<Handled>;
   handleAction(action: ButtonAction, memberships?: readonly string[]): Promise<Handled>;
+  /** Approvals still waiting in a conversation, oldest first (e.g. after a restart). */
+  pendingApprovals(conversation: ConversationRef): Promise<PendingApproval[]>;
 }
 
-/** Turns normalized platform input into runs, and run outcomes into what the platform shows. */
-export function createConversationService(options: ConversationServiceOptions): ConversationService {
-  const { surface, sessions, runs, runner } = options;
-  const now = () => (options.clock ?? Date).now();
+export const STATE_UNAVAILABLE_NOTICE =
+  'I cannot reach my state store right now, so I am not taking new requests. Please try again in a minute.';
 
-  const deliver = async (target: ConversationRef, result: TurnResult): Promise<Handled> => {
-    const { outcome, state } = result;
-    switch (outcome.status) {
-      case 'completed': {
-        const text = outcome.text.trim() === '' ? '(no answer)' : outcome.text;
-        await surface.postAnswer(target, text);
-        // The session keeps the question and the answer; the tool trace stays in the audit trail.
-        const asked = state.messages.findLast((message) => message.role === 'user');
-        await sessions.append(conversationKey(target), [
-          ...(asked ? [asked] : []),
-          { role: 'assistant', content: text },
-        ]);
-        break;
-      }
-      case 'awaiting_approval':
-        await runs.save(state);
-        await surface.requestApproval(target, outcome.approval);
-        break;
-      case 'escalated':
-        await surface.postEscalation(target, {
-          runId: state.runId,
-          reason: outcome.reason,
-          summary: outcome.summary,
-        });
-        break;
-      case 'failed':
-        await surface.postNotice(target, `I could not finish this: ${outcome.reason}`);
-        break;
-      case 'cancelled':
-        await surface.postNotice(target, 'This run was cancelled.');
-        break;
+/**
+ * The front door: turns normalized platform input into durable work. It answers quickly (the
+ * platforms want an answer within seconds) and leaves the running to the workers.
+ */
+export function createConversationService(options: ConversationServiceOptions): ConversationService {
+  const { surface, runs, approvals, queue, clock } = options;
+  const newId = options.newId ?? randomUUID;
+
+  /** A store outage becomes a clear refusal, never a crash or a silently dropped request. */
+  const guarded = async (
+    target: ConversationRef,
+    userId: string,
+    work: () => Promise<Handled>,
+  ): Promise<Handled> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof StateUnavailableError)) throw error;
+      options.logger.warn({ err: error }, 'refused work while the state store is unreachable');
+      await surface.postNotice(target, STATE_UNAVAILABLE_NOTICE, userId).catch(() => undefined);
+      return { status: 'refused', reason: STATE_UNAVAILABLE_NOTICE };
     }
-    return outcome;
+  };
+
+  const refuse = async (target: ConversationRef, userId: string, reason: string): Promise<Handled> => {
+    await surface.postNotice(target, reason, userId);
+    return { status: 'refused', reason };
   };
 
   return {
-    async handleMessage(message) {
-      if (!(await options.dedupe.claim(message.eventId))) return { status: 'ignored', reason: 'duplicate' };
-      const text = message.text.trim();
-      if (text.length > options.maxInputChars) {
-        const reason = `Your message is ${text.length.toLocaleString('en-US')} characters; the limit is ${options.maxInputChars.toLocaleString('en-US')}. Please shorten it and try again.`;
-        await surface.postNotice(message, reason, message.userId);
-        return { status: 'refused', reason };
-      }
-      const history = await sessions.load(conversationKey(message));
-      await surface.showWorking?.(message);
-      const result = await runner.start({
-        agent: options.defaultAgent,
-        text,
-        requestedBy: message.userId,
-        conversation: message,
-        history,
-      });
-      return deliver(message, result);
-    },
+    pendingApprovals: (conversation) => approvals.listPending(conversationKey(conversation), clock.now()),
 
-    async handleAction(action, memberships = []) {
-      const refuse = async (reason: string): Promise<Handled> => {
-        await surface.postNotice(action, reason, action.userId);
-        return { status: 'refused', reason };
-      };
-      const waiting = await runs.findByApproval(action.approvalId);
-      const pending = waiting?.pendingApproval;
-      if (!waiting || !pending)
-        return refuse('This approval is no longer pending: it was decided or has expired.');
-      if (now() >= pending.expiresAt) return refuse('This approval has expired; ask Steward again.');
-      const check = checkApprover(
-        action.userId,
-        pending,
-        options.approverRules(action.platform),
-        memberships,
-      );
-      if (!check.ok) return refuse(`You cannot decide this: ${check.reason}.`);
-      const claimed = await runs.claimApproval(action.approvalId);
-      if (!claimed) return refuse('Someone else decided this approval first.');
-
-      await surface.showApprovalDecided?.(pending.conversation, pending, {
-        decision: action.decision,
-        by: action.userId,
-        at: now(),
-      });
-      try {
-        const result = await runner.resume(claimed, {
-          decision: { approvalId: action.approvalId, decision: action.decision, by: action.userId },
+    handleMessage: (message) =>
+      guarded(message, message.userId, async () => {
+        if (!(await options.dedupe.claim(message.eventId))) return { status: 'ignored', reason: 'duplicate' };
+        const text = message.text.trim();
+        if (text.length > options.maxInputChars) {
+          const limit = options.maxInputChars.toLocaleString('en-US');
+          return refuse(
+            message,
+            message.userId,
+            `Your message is ${text.length.toLocaleString('en-US')} characters; the limit is ${limit}. Please shorten it and try again.`,
+          );
+        }
+        const settings = await options.channels.get(message);
+        if (settings.paused) {
+          return refuse(
+            message,
+            message.userId,
+            'Steward is paused in this channel. An admin can resume it.',
+          );
+        }
+        const agent =
+          settings.agent && options.agents.has(settings.agent) ? settings.agent : options.defaultAgent;
+        const runId = newId();
+        const key = conversationKey(message);
+        const conversation: ConversationRef = {
+          platform: message.platform,
+          tenantId: message.tenantId,
+          channelId: message.channelId,
+          threadId: message.threadId,
+        };
+        await runs.create({
+          runId,
+          conversation,
+          conversationKey: key,
+          requestedBy: message.userId,
+          agent,
+          text,
+          eventId: message.eventId,
+          createdAt: clock.now(),
         });
-        return deliver(pending.conversation, result);
-      } catch (error) {
-        if (error instanceof ApprovalNotFoundError) return refuse(error.message);
-        throw error;
-      }
-    },
+        await queue.enqueue({ kind: 'start', itemId: `start:${runId}`, runId, conversationKey: key });
+        await surface.showWorking?.(message);
+        return { status: 'queued', runId };
+      }),
+
+    handleAction: (action, memberships = []) =>
+      guarded(action, action.userId, async () => {
+        const stored = await approvals.get(action.approvalId);
+        if (!stored)
+          return refuse(action, action.userId, 'This approval no longer exists; ask Steward again.');
+        const { approval } = stored;
+        if (stored.decided) {
+          return refuse(action, action.userId, decidedAlready(stored.decided));
+        }
+        const check = checkApprover(
+          action.userId,
+          approval,
+          options.approverRules(action.platform),
+          memberships,
+        );
+        if (!check.ok) return refuse(action, action.userId, `You cannot decide this: ${check.reason}.`);
+
+        const now = clock.now();
+        const result = await approvals.decide(
+          action.approvalId,
+          { decision: action.decision, by: action.userId, at: now },
+          now,
+        );
+        if (result.status === 'expired') {
+          // End the run now rather than at the scheduled expiry; the handler ignores a run already ended.
+          await queue.enqueue({
+            kind: 'expire',
+            itemId: `expired-click:${approval.approvalId}`,
+            runId: approval.runId,
+            conversationKey: conversationKey(approval.conversation),
+            approvalId: approval.approvalId,
+          });
+          return refuse(
+            action,
+            action.userId,
+            'This approval has expired, so the run stopped. Ask Steward again.',
+          );
+        }
+        if (result.status === 'not_found') {
+          return refuse(action, action.userId, 'This approval no longer exists; ask Steward again.');
+        }
+        if (result.status === 'already_decided')
+          return refuse(action, action.userId, decidedAlready(result.decided));
+
+        await surface.showApprovalDecided?.(approval.conversation, approval, {
+          decision: action.decision,
+          by: action.userId,
+          at: now,
+        });
+        await queue.enqueue({
+          kind: 'resume',
+          itemId: `resume:${approval.approvalId}`,
+          runId: approval.runId,
+          conversationKey: conversationKey(approval.conversation),
+          decision: { approvalId: approval.approvalId, decision: action.decision, by: action.userId },
+        });
+        return { status: 'accepted', runId: approval.runId };
+      }),
   };
+}
+
+function decidedAlready(decided: { decision: 'approve' | 'reject'; by: string; at: number }): string {
+  const verb = decided.decision === 'approve' ? 'approved' : 'rejected';
+  return `Already ${verb} by ${decided.by} at ${new Date(decided.at).toISOString().slice(11, 16)} UTC.`;
 }

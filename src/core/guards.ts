@@ -7,7 +7,14 @@ export type GuardResult =
   | { readonly tripped: false }
   | { readonly tripped: true; readonly guard: GuardName; readonly reason: string };
 
-export type GuardName = 'deadline' | 'iterations' | 'tokens' | 'repeated_call' | 'consecutive_failures';
+export type GuardName =
+  | 'deadline'
+  | 'iterations'
+  | 'tokens'
+  | 'repeated_call'
+  | 'consecutive_failures'
+  /** A side effect started before a crash and its outcome is not known. */
+  | 'unknown_outcome';
 
 const OK: GuardResult = { tripped: false };
 

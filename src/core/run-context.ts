@@ -3,6 +3,7 @@ import type { AuditEventBody } from './audit-events.ts';
 import type { Clock, Logger } from './ports.ts';
 import type { Redactor } from './redaction.ts';
 import type { RunState } from './run-state.ts';
+import type { NotesStore } from './stores.ts';
 import type { ToolExecutor } from './tools/tool-executor.ts';
 import type { ToolRegistry } from './tools/tool-registry.ts';
 
@@ -29,5 +30,8 @@ export interface RunContext {
   readonly maxToolOutputChars: number;
   readonly approvalTtlMs: number;
   readonly newId: () => string;
+  readonly notes: NotesStore;
   audit(event: AuditEventBody): void;
+  /** Saves the run state so any process can continue it from here. */
+  checkpoint(): Promise<void>;
 }

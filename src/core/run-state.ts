@@ -44,6 +44,12 @@ export interface RunState {
   /** The tool calls of the last model response still being worked through, in order. */
   batch: { readonly calls: readonly ToolCallRequest[]; next: number } | null;
   pendingApproval: PendingApproval | null;
+  /**
+   * A call with a side effect that was started and not yet confirmed. Recorded (and
+   * checkpointed) before the call runs, so a run resumed after a crash knows its outcome is
+   * unknown and does not run it again.
+   */
+  inFlight: { readonly callId: string; readonly tool: string; readonly startedAt: number } | null;
 }
 
 export type RunOutcome =

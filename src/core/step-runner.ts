@@ -42,8 +42,11 @@ export async function runToolBatch(ctx: RunContext): Promise<BatchResult> {
       skipRest(ctx, call.name, step.kind);
       break;
     }
+    // A finished call is never run again, even if this process dies before the batch ends.
+    if (batch.next < batch.calls.length) await ctx.checkpoint();
   }
   ctx.state.batch = null;
+  await ctx.checkpoint();
   const guard = checkConsecutiveFailures(ctx.state, ctx.agent.limits);
   return guard.tripped ? { kind: 'stop', outcome: trip(ctx, guard) } : { kind: 'continue' };
 }
@@ -120,6 +123,12 @@ async function runCall(ctx: RunContext, call: ToolCallRequest): Promise<CallStep
 async function execute(ctx: RunContext, call: ToolCallRequest, tool: Tool, args: unknown): Promise<CallStep> {
   const { state } = ctx;
   ctx.audit({ type: 'tool.started', tool: tool.name, callId: call.id });
+  if (!tool.idempotent && tool.risk !== 'read') {
+    // Recorded durably before the side effect, so a crash during the call is never answered by
+    // running it again.
+    state.inFlight = { callId: call.id, tool: tool.name, startedAt: ctx.clock.now() };
+    await ctx.checkpoint();
+  }
   const execution = await ctx.executor.execute(tool, args, {
     signal: ctx.signal,
     runId: state.runId,
@@ -128,7 +137,10 @@ async function execute(ctx: RunContext, call: ToolCallRequest, tool: Tool, args:
     requestedBy: state.requestedBy,
     conversation: state.conversation,
     logger: ctx.logger.child({ tool: tool.name, callId: call.id }),
+    idempotencyKey: `${state.runId}:${call.id}`,
+    notes: ctx.notes,
   });
+  state.inFlight = null;
   const { result } = execution;
   ctx.audit({
     type: 'tool.finished',

@@ -4,14 +4,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import { createSteward } from '../../src/app/compose.ts';
 import { parseConfig } from '../../src/app/config-file.ts';
 import { parseEnv } from '../../src/app/env.ts';
 import { BUILT_IN_TOOL_NAMES } from '../../tools/index.ts';
 import { type ScriptedOpenAI, startScriptedOpenAI } from '../fakes/scripted-openai-server.ts';
+import { deleteKeysWithPrefix, testPrefix } from '../support/redis.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
@@ -45,7 +47,14 @@ http: { allowedHosts: [shop.example.com] }
 
 /** Feeds lines one at a time, each only after the console has printed the prompt that asks for it. */
 async function converse(lines: string[], yaml: string): Promise<string> {
-  const source = { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: server.baseURL, LOG_LEVEL: 'silent' };
+  const prefix = testPrefix('console');
+  const source = {
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: server.baseURL,
+    LOG_LEVEL: 'silent',
+    REDIS_URL: inject('redisUrl'),
+    STEWARD_REDIS_PREFIX: prefix,
+  };
   const input = new PassThrough();
   const output = new PassThrough();
   let transcript = '';
@@ -54,14 +63,21 @@ async function converse(lines: string[], yaml: string): Promise<string> {
     if (/(you> |approve\? \[y\/N\] )$/.test(transcript)) input.write(`${lines.shift() ?? '/exit'}\n`);
   });
   const adapter = createConsoleAdapter({ input, output, userId: 'ana' });
-  const steward = createSteward({
+  const steward = await createSteward({
     env: parseEnv(source),
     config: parseConfig(yaml, { env: source, builtInTools: BUILT_IN_TOOL_NAMES }),
     surface: adapter.surface,
     auditSinks: [adapter.activity],
     logLevel: 'silent',
   });
-  await adapter.run(steward.service);
+  try {
+    await adapter.run(steward.service);
+  } finally {
+    await steward.close();
+    const redis = new Redis(inject('redisUrl'));
+    await deleteKeysWithPrefix(redis, prefix);
+    await redis.quit();
+  }
   return transcript;
 }
 
@@ -106,7 +122,12 @@ describe('the console adapter', () => {
 
 describe('the npm run chat and npm start entry points', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'steward-entry-'));
-  const baseEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd };
+  const baseEnv = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? cwd,
+    REDIS_URL: inject('redisUrl'),
+    STEWARD_REDIS_PREFIX: testPrefix('entry'),
+  };
 
   it('chat talks to any OpenAI-compatible server with the built-in assistant when there is no config file', async () => {
     server.enqueue({ reply: 'Hi! I am Steward.' });

@@ -1,8 +1,8 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { IncomingMessage } from '../../src/core/conversation.ts';
+import type { ButtonAction, IncomingMessage } from '../../src/core/conversation.ts';
 import { type ScriptedOpenAI, startScriptedOpenAI } from '../fakes/scripted-openai-server.ts';
-import { createStack } from '../support/steward-stack.ts';
+import { createStack, type Stack, type StackOptions } from '../support/steward-stack.ts';
 
 const SHOP_TOKEN = 'planted-shop-secret-9876';
 const YAML = `
@@ -36,35 +36,38 @@ limits: { maxInputChars: 200 }
 `;
 
 let server: ScriptedOpenAI;
+const stacks: Stack[] = [];
 beforeEach(async () => {
   server = await startScriptedOpenAI();
   nock.disableNetConnect();
   nock.enableNetConnect('127.0.0.1');
 });
 afterEach(async () => {
+  await Promise.all(stacks.splice(0).map((stack) => stack.close()));
   await server.close();
   nock.cleanAll();
   nock.enableNetConnect();
 });
 
+async function stack(options: Partial<StackOptions> = {}): Promise<Stack> {
+  const created = await createStack({ server, yaml: YAML, env: { SHOP_TOKEN }, ...options });
+  stacks.push(created);
+  return created;
+}
+
+const THREAD = { platform: 'slack', tenantId: 'T1', channelId: 'C1', threadId: '1700000000.000100' } as const;
 let eventCounter = 0;
 function mention(text: string, userId = 'UASKER01'): IncomingMessage {
   eventCounter += 1;
-  return {
-    platform: 'slack',
-    tenantId: 'T1',
-    channelId: 'C1',
-    threadId: '1700000000.000100',
-    userId,
-    text,
-    isDirect: false,
-    eventId: `Ev${eventCounter}`,
-  };
+  return { ...THREAD, userId, text, isDirect: false, eventId: `Ev${eventCounter}-${Date.now()}` };
+}
+function click(approvalId: string, userId: string, decision: 'approve' | 'reject' = 'approve'): ButtonAction {
+  return { ...THREAD, userId, approvalId, decision, eventId: `click-${userId}-${Date.now()}` };
 }
 
 describe('a conversation through the composed app', () => {
   it('keeps a planted secret out of every log line, the audit trail and the model', async () => {
-    const stack = createStack({ server, yaml: YAML, env: { SHOP_TOKEN } });
+    const s = await stack();
     // A careless upstream echoes the credential back, in an error and in a success body.
     const shop = nock('https://shop.example.com', { reqheaders: { authorization: `Bearer ${SHOP_TOKEN}` } })
       .get('/api/orders/41')
@@ -77,27 +80,26 @@ describe('a conversation through the composed app', () => {
       { reply: 'Order 42 is fine.' },
     );
 
-    await stack.steward.service.handleMessage(mention('how is order 42?'));
+    await s.steward.service.handleMessage(mention('how is order 42?'));
+    await s.surface.waitFor('answer', (a) => a.text === 'Order 42 is fine.');
 
     expect(shop.isDone()).toBe(true);
-    expect(stack.surface.posted.at(-1)).toMatchObject({ kind: 'answer', text: 'Order 42 is fine.' });
-    expect(stack.logLines.length).toBeGreaterThan(5);
+    expect(s.logLines.some((line) => line.includes('may not read order 41'))).toBe(true);
     for (const secret of [SHOP_TOKEN, 'sk-planted-openai-key-4567']) {
-      expect(stack.logLines.filter((line) => line.includes(secret))).toEqual([]);
-      expect(JSON.stringify(stack.audit)).not.toContain(secret);
+      expect(s.logLines.filter((line) => line.includes(secret))).toEqual([]);
+      expect(JSON.stringify(s.audit)).not.toContain(secret);
       expect(JSON.stringify(server.requests.map((r) => r.body))).not.toContain(secret);
     }
-    expect(stack.logLines.some((line) => line.includes('may not read order 41'))).toBe(true);
     expect(String(server.requests[2]?.messages?.at(-1)?.content)).toContain('auth was Bearer [redacted]');
   });
 
   it('refuses a message over the size limit before any model call, saying the limit', async () => {
-    const stack = createStack({ server, yaml: YAML, env: { SHOP_TOKEN } });
+    const s = await stack();
 
-    const handled = await stack.steward.service.handleMessage(mention('x'.repeat(201)));
+    const handled = await s.steward.service.handleMessage(mention('x'.repeat(201)));
 
     expect(handled).toMatchObject({ status: 'refused' });
-    expect(stack.surface.posted).toEqual([
+    expect(s.surface.posted).toEqual([
       expect.objectContaining({
         kind: 'notice',
         onlyFor: 'UASKER01',
@@ -108,24 +110,29 @@ describe('a conversation through the composed app', () => {
   });
 
   it('answers a redelivered event once', async () => {
-    const stack = createStack({ server, yaml: YAML, env: { SHOP_TOKEN } });
+    const s = await stack();
     server.enqueue({ reply: 'hello' });
     const event = mention('hi');
 
-    await stack.steward.service.handleMessage(event);
-    const second = await stack.steward.service.handleMessage(event);
+    const [first, second] = await Promise.all([
+      s.steward.service.handleMessage(event),
+      s.steward.service.handleMessage(event),
+    ]);
+    await s.surface.waitFor('answer');
 
-    expect(second).toEqual({ status: 'ignored', reason: 'duplicate' });
-    expect(stack.surface.posted.filter((p) => p.kind === 'answer')).toHaveLength(1);
+    expect([first.status, second.status].sort()).toEqual(['ignored', 'queued']);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(s.surface.posted.filter((p) => p.kind === 'answer')).toHaveLength(1);
     expect(server.requests).toHaveLength(1);
   });
 
   it('carries the conversation into the next turn of the same thread', async () => {
-    const stack = createStack({ server, yaml: YAML, env: { SHOP_TOKEN } });
+    const s = await stack();
     server.enqueue({ reply: 'Nice to meet you, Ana.' }, { reply: 'You are Ana.' });
 
-    await stack.steward.service.handleMessage(mention('I am Ana'));
-    await stack.steward.service.handleMessage(mention('who am I?'));
+    await s.steward.service.handleMessage(mention('I am Ana'));
+    await s.steward.service.handleMessage(mention('who am I?'));
+    await s.surface.waitFor('answer', (a) => a.text === 'You are Ana.');
 
     const roles = server.requests[1]?.messages?.map((m) => `${m.role}:${String(m.content)}`);
     expect(roles).toEqual([
@@ -136,8 +143,8 @@ describe('a conversation through the composed app', () => {
     ]);
   });
 
-  it('runs an approved call once: strangers and the requester are refused, a second click changes nothing', async () => {
-    const stack = createStack({ server, yaml: YAML, env: { SHOP_TOKEN } });
+  it('runs an approved call once: strangers and the requester are refused, a second click learns who decided', async () => {
+    const s = await stack();
     const refund = nock('https://shop.example.com')
       .post('/api/orders/55/refund')
       .once()
@@ -146,68 +153,80 @@ describe('a conversation through the composed app', () => {
       { toolCalls: [{ name: 'refund_order', arguments: { order_id: '55', amount: 20 } }] },
       { reply: 'Refunded.' },
     );
-    const { service } = stack.steward;
+    const { service } = s.steward;
 
-    const paused = await service.handleMessage(mention('refund 20 on order 55'));
-    expect(paused.status).toBe('awaiting_approval');
-    const card = stack.surface.posted.find((p) => p.kind === 'approval');
+    await service.handleMessage(mention('refund 20 on order 55'));
+    const card = await s.surface.waitFor('approval');
     expect(card).toMatchObject({ toolName: 'refund_order', args: { order_id: '55', amount: 20 } });
-    const approvalId = card?.kind === 'approval' ? card.approvalId : '';
-    const click = (userId: string, decision: 'approve' | 'reject' = 'approve') => ({
-      platform: 'slack',
-      tenantId: 'T1',
-      channelId: 'C1',
-      threadId: '1700000000.000100',
-      userId,
-      approvalId,
-      decision,
-      eventId: `click-${userId}`,
-    });
 
-    expect(await service.handleAction(click('USTRANGER'))).toMatchObject({
+    expect(await service.handleAction(click(card.approvalId, 'USTRANGER'))).toMatchObject({
       status: 'refused',
       reason: 'You cannot decide this: you are not one of the approvers for this action.',
     });
-    expect(await service.handleAction(click('UASKER01'))).toMatchObject({ status: 'refused' });
+    expect(await service.handleAction(click(card.approvalId, 'UASKER01'))).toMatchObject({
+      status: 'refused',
+    });
     expect(refund.isDone()).toBe(false);
 
     // A member of the on-call user group may approve.
-    expect(await service.handleAction(click('UMEMBER01'), ['SONCALL1'])).toMatchObject({
-      status: 'completed',
+    expect(await service.handleAction(click(card.approvalId, 'UMEMBER01'), ['SONCALL1'])).toMatchObject({
+      status: 'accepted',
     });
+    const late = await service.handleAction(click(card.approvalId, 'ULEAD01'));
+    expect(late).toMatchObject({ status: 'refused' });
+    expect(late.status === 'refused' && late.reason).toMatch(
+      /^Already approved by UMEMBER01 at \d\d:\d\d UTC\.$/,
+    );
+
+    await s.surface.waitFor('answer', (a) => a.text === 'Refunded.');
     expect(refund.isDone()).toBe(true);
-    expect(await service.handleAction(click('ULEAD01'))).toMatchObject({
-      status: 'refused',
-      reason: 'This approval is no longer pending: it was decided or has expired.',
-    });
-    expect(stack.surface.posted.filter((p) => p.kind === 'decided')).toEqual([
-      { kind: 'decided', approvalId, decision: 'approve', by: 'UMEMBER01' },
+    expect(s.surface.posted.filter((p) => p.kind === 'decided')).toEqual([
+      { kind: 'decided', approvalId: card.approvalId, decision: 'approve', by: 'UMEMBER01' },
     ]);
-    expect(stack.surface.posted.at(-1)).toMatchObject({ kind: 'notice', onlyFor: 'ULEAD01' });
-    expect(
-      stack.surface.posted.filter((p) => p.kind === 'answer').map((p) => p.kind === 'answer' && p.text),
-    ).toEqual(['Refunded.']);
+  });
+
+  it('refuses a click after the approval expired, and ends the run as expired', async () => {
+    const s = await stack({ yaml: YAML.replace('approvals:\n', 'approvals:\n  expiresAfter: 1s\n') });
+    const refund = nock('https://shop.example.com').post('/api/orders/55/refund').reply(200, {});
+    server.enqueue({ toolCalls: [{ name: 'refund_order', arguments: { order_id: '55', amount: 20 } }] });
+    const queued = await s.steward.service.handleMessage(mention('refund 20 on order 55'));
+    const card = await s.surface.waitFor('approval');
+
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const handled = await s.steward.service.handleAction(click(card.approvalId, 'ULEAD01'));
+
+    expect(handled).toEqual({
+      status: 'refused',
+      reason: 'This approval has expired, so the run stopped. Ask Steward again.',
+    });
+    await s.surface.waitFor('decided', (d) => d.decision === 'expired');
+    await s.surface.waitFor(
+      'notice',
+      (n) => n.text === 'This run stopped: the approval for refund_order expired.',
+    );
+    expect(refund.isDone()).toBe(false);
+    const runId = queued.status === 'queued' ? queued.runId : '';
+    expect(await s.steward.runs.get(runId)).toMatchObject({ status: 'cancelled' });
   });
 
   it('posts an escalation with the agent’s reason and summary', async () => {
-    const stack = createStack({ server, yaml: YAML, env: { SHOP_TOKEN } });
+    const s = await stack();
     server.enqueue({
       toolCalls: [
         { name: 'escalate_to_human', arguments: { reason: 'Legal question', summary: 'Asked about GDPR.' } },
       ],
     });
 
-    await stack.steward.service.handleMessage(mention('can you delete my data?'));
+    await s.steward.service.handleMessage(mention('can you delete my data?'));
 
-    expect(stack.surface.posted.at(-1)).toMatchObject({
-      kind: 'escalation',
+    expect(await s.surface.waitFor('escalation')).toMatchObject({
       reason: 'Legal question',
       summary: 'Asked about GDPR.',
     });
   });
 
   it('tells the thread plainly when the model service fails', async () => {
-    const stack = createStack({ server, yaml: YAML, env: { SHOP_TOKEN } });
+    const s = await stack();
     server.enqueue({
       status: 401,
       body: {
@@ -219,41 +238,26 @@ describe('a conversation through the composed app', () => {
       },
     });
 
-    const handled = await stack.steward.service.handleMessage(mention('hi'));
+    await s.steward.service.handleMessage(mention('hi'));
 
-    expect(handled.status).toBe('failed');
-    const notice = stack.surface.posted.at(-1);
-    expect(notice?.kind === 'notice' && notice.text).toMatch(
-      /^I could not finish this: the model service failed: HTTP 401/,
-    );
+    const notice = await s.surface.waitFor('notice');
+    expect(notice.text).toMatch(/^I could not finish this: the model service failed: HTTP 401/);
   });
 
-  it('refuses a click on an approval that has expired, and runs nothing', async () => {
-    let offset = 0;
-    const stack = createStack({
-      server,
-      yaml: YAML,
-      env: { SHOP_TOKEN },
-      clock: { now: () => Date.now() + offset },
-    });
-    const refund = nock('https://shop.example.com').post('/api/orders/55/refund').reply(200, {});
-    server.enqueue({ toolCalls: [{ name: 'refund_order', arguments: { order_id: '55', amount: 20 } }] });
-    await stack.steward.service.handleMessage(mention('refund 20 on order 55'));
-    const card = stack.surface.posted.find((p) => p.kind === 'approval');
+  it('refuses new work in a paused channel and uses the channel’s agent and tool allowlist', async () => {
+    const s = await stack();
+    await s.steward.channels.update(THREAD, { paused: true });
 
-    offset = 16 * 60_000; // the default expiry is 15 minutes
-    const handled = await stack.steward.service.handleAction({
-      platform: 'slack',
-      tenantId: 'T1',
-      channelId: 'C1',
-      threadId: '1700000000.000100',
-      userId: 'ULEAD01',
-      approvalId: card?.kind === 'approval' ? card.approvalId : '',
-      decision: 'approve',
-      eventId: 'late-click',
+    expect(await s.steward.service.handleMessage(mention('hi'))).toMatchObject({
+      status: 'refused',
+      reason: 'Steward is paused in this channel. An admin can resume it.',
     });
 
-    expect(handled).toEqual({ status: 'refused', reason: 'This approval has expired; ask Steward again.' });
-    expect(refund.isDone()).toBe(false);
+    await s.steward.channels.update(THREAD, { paused: false, toolAllowlist: ['get_order'] });
+    server.enqueue({ reply: 'ok' });
+    await s.steward.service.handleMessage(mention('hi again'));
+    await s.surface.waitFor('answer');
+    const offered = server.requests[0]?.tools?.map((t) => (t.type === 'function' ? t.function.name : ''));
+    expect(offered).toEqual(['get_order']);
   });
 });

@@ -5,11 +5,12 @@ import { type AgentRunner, createAgentRunner } from '../../src/core/agent-runner
 import type { AuditEvent } from '../../src/core/audit-events.ts';
 import type { ConversationRef } from '../../src/core/conversation.ts';
 import { DEFAULT_RUN_LIMITS, type RunLimits } from '../../src/core/limits.ts';
-import type { TurnResult } from '../../src/core/run-state.ts';
+import type { RunState, TurnResult } from '../../src/core/run-state.ts';
 import type { Tool } from '../../src/core/tools/define-tool.ts';
 import { createToolExecutor, type ToolExecutorOptions } from '../../src/core/tools/tool-executor.ts';
 import { createToolRegistry } from '../../src/core/tools/tool-registry.ts';
 import { createOpenAIModelClient, type OpenAIModelClientOptions } from '../../src/llm/openai-model-client.ts';
+import { createMemoryNotes } from '../fakes/memory-notes.ts';
 import {
   type ScriptedOpenAI,
   type ScriptStep,
@@ -36,6 +37,8 @@ export interface Harness {
   readonly server: ScriptedOpenAI;
   readonly runner: AgentRunner;
   readonly events: AuditEvent[];
+  /** Every checkpoint the run saved, in order. */
+  readonly checkpoints: RunState[];
   start(text: string): Promise<TurnResult>;
   eventsOf<T extends AuditEvent['type']>(type: T): Extract<AuditEvent, { type: T }>[];
 }
@@ -50,6 +53,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   const server = await startScriptedOpenAI({ script: [...(options.script ?? [])] });
   open.push(server);
   const events: AuditEvent[] = [];
+  const checkpoints: RunState[] = [];
   const agent: AgentProfile = {
     name: 'support',
     model: 'gpt-test',
@@ -71,11 +75,14 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     logger: pino({ level: 'silent' }),
     agents: new Map([[agent.name, agent]]),
     approvalTtlMs: 60_000,
+    notes: createMemoryNotes(),
+    checkpoints: { saveCheckpoint: async (state) => void checkpoints.push(structuredClone(state)) },
   });
   return {
     server,
     runner,
     events,
+    checkpoints,
     start: (text) =>
       runner.start({ agent: 'support', text, requestedBy: 'U_ASKER', conversation: TEST_CONVERSATION }),
     eventsOf: <T extends AuditEvent['type']>(type: T) =>

@@ -8,6 +8,7 @@ import {
   type ToolDefinition,
 } from '../../src/core/tools/define-tool.ts';
 import { success, type ToolResult } from '../../src/core/tools/tool-result.ts';
+import { createMemoryNotes } from '../fakes/memory-notes.ts';
 import { TEST_CONVERSATION } from './agent-harness.ts';
 
 export interface RecordingTool {
@@ -62,5 +63,7 @@ export function testToolContext(signal: AbortSignal = new AbortController().sign
     requestedBy: 'U1',
     conversation: TEST_CONVERSATION,
     logger: pino({ level: 'silent' }),
+    idempotencyKey: 'run-1:call_1',
+    notes: createMemoryNotes(),
   };
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ConversationRef } from '../conversation.ts';
 import { DEFAULT_TOOL_RETRY, DEFAULT_TOOL_TIMEOUT_MS, type ToolRetryPolicy } from '../limits.ts';
 import type { Logger } from '../ports.ts';
+import type { NotesStore } from '../stores.ts';
 import type { ToolResult } from './tool-result.ts';
 
 export type ToolCategory = 'lookup' | 'search' | 'mutation' | 'escalation' | 'delegation';
@@ -17,6 +18,10 @@ export interface ToolContext {
   readonly requestedBy: string;
   readonly conversation: ConversationRef;
   readonly logger: Logger;
+  /** Stable for this call across retries and recovery, so a repeated request can be recognized. */
+  readonly idempotencyKey: string;
+  /** The channel's notes (the remember / recall tools). */
+  readonly notes: NotesStore;
 }
 
 export interface ToolDefinition<Input> {

@@ -27,6 +27,7 @@ function state(overrides: Partial<RunState> = {}): RunState {
     tainted: false,
     batch: null,
     pendingApproval: null,
+    inFlight: null,
     ...overrides,
   };
 }

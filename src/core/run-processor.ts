@@ -1,0 +1,212 @@
+import type { AgentRunner } from './agent-runner.ts';
+import type { Surface } from './conversation-service.ts';
+import { ApprovalNotFoundError, IllegalTransitionError, StateUnavailableError } from './errors.ts';
+import type { Clock, Logger } from './ports.ts';
+import type { RunOutcome, TurnResult } from './run-state.ts';
+import type { ApprovalStore, ChannelSettingsStore, RunRecord, RunStore, SessionStore } from './stores.ts';
+import type { RunQueue, WorkHandler, WorkItem } from './work.ts';
+
+export interface RunProcessorOptions {
+  readonly runner: AgentRunner;
+  readonly runs: RunStore;
+  readonly approvals: ApprovalStore;
+  readonly sessions: SessionStore;
+  readonly channels: ChannelSettingsStore;
+  readonly queue: RunQueue;
+  readonly surface: Surface;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+/**
+ * Drives runs for the workers: one work item (start, resume after a decision, expiry of an
+ * approval) at a time per conversation. Every step reads the run's durable record first, so an
+ * item delivered twice, or handed over after a crash, does the right thing once.
+ */
+export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
+  const { runner, runs, approvals, surface, logger, clock } = options;
+
+  const finish = async (record: RunRecord, result: TurnResult): Promise<void> => {
+    const { outcome, state } = result;
+    const target = record.conversation;
+    switch (outcome.status) {
+      case 'awaiting_approval': {
+        const { approval } = outcome;
+        await runs.saveCheckpoint(state);
+        await approvals.create(approval);
+        await runs.transition(record.runId, 'awaiting_approval');
+        await surface.requestApproval(target, approval);
+        await options.queue.enqueue(
+          {
+            kind: 'expire',
+            itemId: `expire:${approval.approvalId}`,
+            runId: record.runId,
+            conversationKey: record.conversationKey,
+            approvalId: approval.approvalId,
+          },
+          { delayMs: Math.max(0, approval.expiresAt - clock.now()) },
+        );
+        return;
+      }
+      case 'completed': {
+        const text = outcome.text.trim() === '' ? '(no answer)' : outcome.text;
+        // The session keeps the question and the answer; the tool trace stays in the audit trail.
+        await options.sessions.append(record.conversationKey, [
+          { role: 'user', content: record.text },
+          { role: 'assistant', content: text },
+        ]);
+        // Posted before the status moves: a crash in between repeats the answer rather than losing it.
+        await surface.postAnswer(target, text);
+        break;
+      }
+      case 'escalated':
+        await surface.postEscalation(target, {
+          runId: record.runId,
+          reason: outcome.reason,
+          summary: outcome.summary,
+        });
+        break;
+      case 'failed':
+        await surface.postNotice(target, `I could not finish this: ${outcome.reason}`);
+        break;
+      case 'cancelled':
+        await surface.postNotice(target, `This run stopped: ${outcome.reason}.`);
+        break;
+    }
+    await runs.transition(record.runId, outcome.status, { outcome });
+  };
+
+  const allowlistFor = async (record: RunRecord) =>
+    (await options.channels.get(record.conversation)).toolAllowlist ?? undefined;
+
+  const start = async (record: RunRecord, signal: AbortSignal): Promise<void> => {
+    if (record.status === 'queued') await runs.transition(record.runId, 'running');
+    const history = await options.sessions.load(record.conversationKey);
+    const result = await runner.start({
+      runId: record.runId,
+      agent: record.agent,
+      text: record.text,
+      requestedBy: record.requestedBy,
+      conversation: record.conversation,
+      history,
+      channelAllowlist: await allowlistFor(record),
+      signal,
+    });
+    await finish(record, result);
+  };
+
+  /** A run found `running` belongs to a worker that died: continue from where it left off. */
+  const recover = async (record: RunRecord, item: WorkItem, signal: AbortSignal): Promise<void> => {
+    const checkpoint = await runs.loadCheckpoint(record.runId);
+    if (!checkpoint) {
+      // No checkpoint means nothing was done beyond asking the model: starting over is safe.
+      if (item.kind === 'start') return start(record, signal);
+      return end(record, { status: 'failed', reason: 'the run was lost before its first checkpoint' });
+    }
+    const channelAllowlist = await allowlistFor(record);
+    if (item.kind === 'resume' && checkpoint.pendingApproval?.approvalId === item.decision.approvalId) {
+      return finish(
+        record,
+        await runner.resume(checkpoint, { decision: item.decision, channelAllowlist, signal }),
+      );
+    }
+    logger.warn({ runId: record.runId }, 'continuing a run whose worker stopped');
+    return finish(record, await runner.continue(checkpoint, { channelAllowlist, signal }));
+  };
+
+  const end = async (record: RunRecord, outcome: RunOutcome): Promise<void> => {
+    await finish(record, {
+      outcome,
+      state: (await runs.loadCheckpoint(record.runId)) ?? emptyState(record),
+    });
+  };
+
+  const resume = async (record: RunRecord, item: WorkItem & { kind: 'resume' }, signal: AbortSignal) => {
+    const checkpoint = await runs.loadCheckpoint(record.runId);
+    if (!checkpoint) return end(record, { status: 'failed', reason: 'the run’s checkpoint is missing' });
+    await runs.transition(record.runId, 'running');
+    try {
+      const result = await runner.resume(checkpoint, {
+        decision: item.decision,
+        channelAllowlist: await allowlistFor(record),
+        signal,
+      });
+      await finish(record, result);
+    } catch (error) {
+      if (!(error instanceof ApprovalNotFoundError)) throw error;
+      await finish(record, { outcome: { status: 'cancelled', reason: error.message }, state: checkpoint });
+    }
+  };
+
+  const expire = async (record: RunRecord, item: WorkItem & { kind: 'expire' }) => {
+    const stored = await approvals.get(item.approvalId);
+    // Decided in time: the resume item does the rest.
+    if (!stored || stored.decided) return;
+    const { approval } = stored;
+    await surface.showApprovalDecided?.(approval.conversation, approval, {
+      decision: 'expired',
+      by: null,
+      at: clock.now(),
+    });
+    await finish(record, {
+      outcome: { status: 'cancelled', reason: `the approval for ${approval.toolName} expired` },
+      state: (await runs.loadCheckpoint(record.runId)) ?? emptyState(record),
+    });
+  };
+
+  return async (item, { recovering, signal }) => {
+    const record = await runs.get(item.runId);
+    if (!record) {
+      logger.warn({ runId: item.runId, kind: item.kind }, 'work item for an unknown run; dropped');
+      return;
+    }
+    try {
+      if (record.status === 'running') return await recover(record, item, signal);
+      if (item.kind === 'start' && record.status === 'queued') return await start(record, signal);
+      if (item.kind === 'resume' && record.status === 'awaiting_approval')
+        return await resume(record, item, signal);
+      if (item.kind === 'expire' && record.status === 'awaiting_approval') return await expire(record, item);
+      logger.debug(
+        { runId: record.runId, kind: item.kind, status: record.status, recovering },
+        'nothing to do',
+      );
+    } catch (error) {
+      // Another process moved the run first (a duplicate delivery): that process owns it now.
+      if (error instanceof IllegalTransitionError) {
+        logger.warn({ runId: record.runId, from: error.from, to: error.to }, 'run moved by another worker');
+        return;
+      }
+      // Redis is away: leave the run as checkpointed; the queue hands the item over again later.
+      if (error instanceof StateUnavailableError) throw error;
+      logger.error({ err: error, runId: record.runId }, 'run failed on an unexpected error');
+      const reason = `an internal error stopped it (${error instanceof Error ? error.message : String(error)})`;
+      await end(await current(record), { status: 'failed', reason });
+    }
+  };
+
+  /** The record as it is now, for ending a run whose status moved during the failed attempt. */
+  async function current(record: RunRecord): Promise<RunRecord> {
+    return (await runs.get(record.runId)) ?? record;
+  }
+}
+
+function emptyState(record: RunRecord) {
+  return {
+    runId: record.runId,
+    traceId: record.runId,
+    agent: record.agent,
+    requestedBy: record.requestedBy,
+    conversation: record.conversation,
+    startedAt: record.createdAt,
+    deadlineAt: record.createdAt,
+    messages: [],
+    iterations: 0,
+    usage: { promptTokens: 0, completionTokens: 0 },
+    callCounts: {},
+    consecutiveFailures: 0,
+    tainted: false,
+    batch: null,
+    pendingApproval: null,
+    inFlight: null,
+  };
+}
