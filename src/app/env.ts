@@ -101,26 +101,33 @@ function cleanSource(source: Record<string, string | undefined>): Partial<Record
   return cleaned;
 }
 
+/** One line per invalid variable, in the order the issues name them. */
+function environmentError(
+  issues: readonly z.core.$ZodIssue[],
+  cleaned: Partial<Record<VariableName, string>>,
+  source: Record<string, string | undefined>,
+): ConfigError {
+  const problems: string[] = [];
+  const seen = new Set<VariableName>();
+  for (const issue of issues) {
+    const name = issue.path[0];
+    if (!isVariableName(name) || seen.has(name)) continue;
+    seen.add(name);
+    const value = cleaned[name];
+    problems.push(
+      value === undefined
+        ? (MISSING[name] ?? `${name} is missing: set it to ${RULES[name]}`)
+        : `${name} must be ${RULES[name]}, got ${JSON.stringify(source[name])}`,
+    );
+  }
+  return new ConfigError('environment', problems);
+}
+
 /** Validates the given variables; pure, so tests pass a plain object instead of process.env. */
 export function parseEnv(source: Record<string, string | undefined>): Env {
   const cleaned = cleanSource(source);
   const result = schema.safeParse(cleaned);
-  if (!result.success) {
-    const problems: string[] = [];
-    const seen = new Set<VariableName>();
-    for (const issue of result.error.issues) {
-      const name = issue.path[0];
-      if (!isVariableName(name) || seen.has(name)) continue;
-      seen.add(name);
-      const value = cleaned[name];
-      problems.push(
-        value === undefined
-          ? (MISSING[name] ?? `${name} is missing: set it to ${RULES[name]}`)
-          : `${name} must be ${RULES[name]}, got ${JSON.stringify(source[name])}`,
-      );
-    }
-    throw new ConfigError('environment', problems);
-  }
+  if (!result.success) throw environmentError(result.error.issues, cleaned, source);
   const v = result.data;
   return {
     openaiApiKey: v.OPENAI_API_KEY,
@@ -133,6 +140,25 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     port: v.PORT,
     logLevel: v.LOG_LEVEL,
   };
+}
+
+/** Where Steward keeps its state: all that tools reading Redis (e.g. `npm run audit`) need. */
+export interface StateEnv {
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+}
+
+const stateSchema = schema.pick({ REDIS_URL: true, STEWARD_REDIS_PREFIX: true });
+
+/**
+ * Validates only REDIS_URL and STEWARD_REDIS_PREFIX, with parseEnv's defaults and messages, so a
+ * command that only reads Redis does not demand an OpenAI key it never uses.
+ */
+export function parseStateEnv(source: Record<string, string | undefined>): StateEnv {
+  const cleaned = cleanSource(source);
+  const result = stateSchema.safeParse(cleaned);
+  if (!result.success) throw environmentError(result.error.issues, cleaned, source);
+  return { redisUrl: result.data.REDIS_URL, redisPrefix: result.data.STEWARD_REDIS_PREFIX };
 }
 
 /**

@@ -26,8 +26,14 @@ export interface RunProcessorOptions {
 export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
   const { runner, runs, approvals, surface, logger, clock } = options;
 
-  const finish = async (record: RunRecord, result: TurnResult): Promise<void> => {
+  const finish = async (record: RunRecord, result: TurnResult, signal?: AbortSignal): Promise<void> => {
     const { outcome, state } = result;
+    if (signal?.aborted) {
+      // The worker is shutting down or lost its lease: the run is not over, it moves to another
+      // worker, which continues it from the last checkpoint.
+      logger.info({ runId: record.runId }, 'run interrupted; left for another worker to continue');
+      return;
+    }
     const target = record.conversation;
     switch (outcome.status) {
       case 'awaiting_approval': {
@@ -92,7 +98,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       channelAllowlist: await allowlistFor(record),
       signal,
     });
-    await finish(record, result);
+    await finish(record, result, signal);
   };
 
   /** A run found `running` belongs to a worker that died: continue from where it left off. */
@@ -105,13 +111,11 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
     }
     const channelAllowlist = await allowlistFor(record);
     if (item.kind === 'resume' && checkpoint.pendingApproval?.approvalId === item.decision.approvalId) {
-      return finish(
-        record,
-        await runner.resume(checkpoint, { decision: item.decision, channelAllowlist, signal }),
-      );
+      const result = await runner.resume(checkpoint, { decision: item.decision, channelAllowlist, signal });
+      return finish(record, result, signal);
     }
     logger.warn({ runId: record.runId }, 'continuing a run whose worker stopped');
-    return finish(record, await runner.continue(checkpoint, { channelAllowlist, signal }));
+    return finish(record, await runner.continue(checkpoint, { channelAllowlist, signal }), signal);
   };
 
   const end = async (record: RunRecord, outcome: RunOutcome): Promise<void> => {
@@ -131,7 +135,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         channelAllowlist: await allowlistFor(record),
         signal,
       });
-      await finish(record, result);
+      await finish(record, result, signal);
     } catch (error) {
       if (!(error instanceof ApprovalNotFoundError)) throw error;
       await finish(record, { outcome: { status: 'cancelled', reason: error.message }, state: checkpoint });

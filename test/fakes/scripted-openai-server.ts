@@ -95,7 +95,13 @@ const DEFAULT_USAGE: ScriptedUsage = { prompt: 10, completion: 5 };
 const MAX_DYNAMIC_DEPTH = 10;
 const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
 
-export async function startScriptedOpenAI(options?: { script?: ScriptStep[] }): Promise<ScriptedOpenAI> {
+export interface ScriptedOpenAIOptions {
+  readonly script?: ScriptStep[];
+  /** Answers every request that finds the script empty (tests with many unordered requests). */
+  readonly fallback?: ScriptStep;
+}
+
+export async function startScriptedOpenAI(options?: ScriptedOpenAIOptions): Promise<ScriptedOpenAI> {
   const script: ScriptStep[] = [...(options?.script ?? [])];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -147,7 +153,7 @@ export async function startScriptedOpenAI(options?: { script?: ScriptStep[] }): 
       return;
     }
 
-    let step = script.shift();
+    let step = script.shift() ?? options?.fallback;
     if (step === undefined) {
       sendError(res, 500, `scripted server: no step left for request #${record.index}`, 'server_error');
       return;

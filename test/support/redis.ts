@@ -185,10 +185,26 @@ async function startThrowawayRedis(bin: string): Promise<FoundRedis> {
 
 class PortInUseError extends Error {}
 
-async function startRedisOn(bin: string, port: number): Promise<FoundRedis> {
+/**
+ * A redis-server of the test's own that keeps its data in `dir` (append-only file, synced on every
+ * write), so a test can stop it and start it again on the same port with its data intact, as a
+ * production Redis comes back after a restart.
+ */
+export async function startPersistentRedis(options: {
+  dir: string;
+  port?: number;
+  redisServerBin?: string;
+}): Promise<FoundRedis & { port: number }> {
+  const port = options.port ?? (await freePort());
+  const persistence = ['--dir', options.dir, '--appendonly', 'yes', '--appendfsync', 'always'];
+  const found = await startRedisOn(options.redisServerBin ?? 'redis-server', port, persistence);
+  return { ...found, port };
+}
+
+async function startRedisOn(bin: string, port: number, persistence?: readonly string[]): Promise<FoundRedis> {
   const child = spawn(
     bin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...(persistence ?? ['--appendonly', 'no'])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
