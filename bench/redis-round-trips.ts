@@ -151,7 +151,9 @@ process.stdout.write(
         ([name, calls]) =>
           `  ${name.padEnd(14)} ${((calls - (idle.get(name) ?? 0)) / CONVERSATIONS).toFixed(1)}`,
       ),
-  ].join('\n').concat('\n'),
+  ]
+    .join('\n')
+    .concat('\n'),
 );
 
 await steward.close();

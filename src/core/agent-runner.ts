@@ -5,11 +5,11 @@ import type { ConversationRef } from './conversation.ts';
 import { ApprovalNotFoundError, ModelCallError, StewardError } from './errors.ts';
 import { checkDeadline, checkIterations, checkTokens, firstTripped } from './guards.ts';
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from './limits.ts';
-import { addUsage, type ChatMessage, ZERO_USAGE } from './messages.ts';
+import { addUsage, type ChatMessage } from './messages.ts';
 import { type AuditSink, type Clock, type Logger, type ModelClient, systemClock } from './ports.ts';
 import { createRedactor, type Redactor } from './redaction.ts';
 import type { ApprovalDecision, RunContext } from './run-context.ts';
-import type { RunOutcome, RunState, TurnResult } from './run-state.ts';
+import { newRunState, type RunOutcome, type RunState, type TurnResult } from './run-state.ts';
 import { runToolBatch, trip } from './step-runner.ts';
 import type { NotesStore, RunStore } from './stores.ts';
 import type { ToolExecutor } from './tools/tool-executor.ts';
@@ -176,7 +176,7 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
     async start(input) {
       const agent = agentNamed(input.agent);
       const now = clock.now();
-      const state: RunState = {
+      const state = newRunState({
         runId: input.runId ?? newId(),
         traceId: newId(),
         agent: agent.name,
@@ -189,15 +189,7 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
           ...(input.history ?? []),
           { role: 'user', content: input.text },
         ],
-        iterations: 0,
-        usage: ZERO_USAGE,
-        callCounts: {},
-        consecutiveFailures: 0,
-        tainted: false,
-        batch: null,
-        pendingApproval: null,
-        inFlight: null,
-      };
+      });
       const ctx = contextFor(state, agent, input, null);
       ctx.audit({
         type: 'run.started',

@@ -2,7 +2,7 @@ import type { AgentRunner } from './agent-runner.ts';
 import type { Surface } from './conversation-service.ts';
 import { ApprovalNotFoundError, IllegalTransitionError, StateUnavailableError } from './errors.ts';
 import type { Clock, Logger } from './ports.ts';
-import type { RunOutcome, TurnResult } from './run-state.ts';
+import { newRunState, type RunOutcome, type RunState, type TurnResult } from './run-state.ts';
 import type { ApprovalStore, ChannelSettingsStore, RunRecord, RunStore, SessionStore } from './stores.ts';
 import type { RunQueue, WorkHandler, WorkItem } from './work.ts';
 
@@ -194,8 +194,9 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
   }
 }
 
-function emptyState(record: RunRecord) {
-  return {
+/** The state to record an ending with when a run never reached its first checkpoint. */
+function emptyState(record: RunRecord): RunState {
+  return newRunState({
     runId: record.runId,
     traceId: record.runId,
     agent: record.agent,
@@ -204,13 +205,5 @@ function emptyState(record: RunRecord) {
     startedAt: record.createdAt,
     deadlineAt: record.createdAt,
     messages: [],
-    iterations: 0,
-    usage: { promptTokens: 0, completionTokens: 0 },
-    callCounts: {},
-    consecutiveFailures: 0,
-    tainted: false,
-    batch: null,
-    pendingApproval: null,
-    inFlight: null,
-  };
+  });
 }

@@ -1,5 +1,5 @@
 import type { ConversationRef } from './conversation.ts';
-import type { ChatMessage, TokenUsage, ToolCallRequest } from './messages.ts';
+import { type ChatMessage, type TokenUsage, type ToolCallRequest, ZERO_USAGE } from './messages.ts';
 import type { ToolRisk } from './tools/define-tool.ts';
 
 /** A tool call waiting for a person, bound to the run, the tool and the exact arguments. */
@@ -70,4 +70,28 @@ export type RunOutcomeStatus = RunOutcome['status'];
 export interface TurnResult {
   readonly outcome: RunOutcome;
   readonly state: RunState;
+}
+
+/** A run before its first step: no messages sent, nothing counted, nothing pending. */
+export function newRunState(init: {
+  readonly runId: string;
+  readonly traceId: string;
+  readonly agent: string;
+  readonly requestedBy: string;
+  readonly conversation: ConversationRef;
+  readonly startedAt: number;
+  readonly deadlineAt: number;
+  readonly messages: ChatMessage[];
+}): RunState {
+  return {
+    ...init,
+    iterations: 0,
+    usage: ZERO_USAGE,
+    callCounts: {},
+    consecutiveFailures: 0,
+    tainted: false,
+    batch: null,
+    pendingApproval: null,
+    inFlight: null,
+  };
 }

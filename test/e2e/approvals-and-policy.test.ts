@@ -1,18 +1,12 @@
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApprovalNotFoundError } from '../../src/core/errors.ts';
 import { createHarness } from '../support/agent-harness.ts';
 import { SHOP, shopGetOrder, shopRefundOrder } from '../support/http-tools.ts';
+import { useNockWithLoopback } from '../support/nock.ts';
 import { recordingTool } from '../support/test-tools.ts';
 
-beforeEach(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
-});
-afterEach(() => {
-  nock.cleanAll();
-  nock.enableNetConnect();
-});
+useNockWithLoopback();
 
 const refundCall = { toolCalls: [{ name: 'refund_order', arguments: { order_id: '55', amount: 20 } }] };
 

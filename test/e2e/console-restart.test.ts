@@ -7,6 +7,7 @@ import { type CountingServer, startCountingServer } from '../fakes/counting-serv
 import { type ScriptedOpenAI, startScriptedOpenAI } from '../fakes/scripted-openai-server.ts';
 import { type Child, ROOT, startTsx } from '../support/processes.ts';
 import { deleteKeysWithPrefix, testPrefix } from '../support/redis.ts';
+import { refundConfigYaml } from '../support/steward-nodes.ts';
 
 let model: ScriptedOpenAI;
 let shop: CountingServer;
@@ -30,24 +31,7 @@ describe('npm run chat on the durable path', () => {
   it('asks again for an approval left pending by a killed process, and runs the call exactly once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'steward-restart-'));
     const config = join(dir, 'steward.yaml');
-    writeFileSync(
-      config,
-      `agents:
-  support:
-    instructions: You refund orders.
-    tools: [refund_order]
-tools:
-  - name: refund_order
-    description: Refund an order.
-    whenToUse: A refund was asked for.
-    whenNotToUse: Lookups.
-    method: POST
-    url: ${shop.url}/refund/{order_id}
-    input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
-    risk: write
-http: { allowedHosts: ["${shop.host}"] }
-`,
-    );
+    writeFileSync(config, refundConfigYaml(shop));
     model.enqueue(
       { toolCalls: [{ name: 'refund_order', arguments: { order_id: '7' } }] },
       { reply: 'Refunded order 7.' },

@@ -13,7 +13,7 @@ import {
   startScriptedOpenAI,
 } from '../fakes/scripted-openai-server.ts';
 import { deleteKeysWithPrefix, type FoundRedis, startPersistentRedis, testPrefix } from '../support/redis.ts';
-import { type StewardNode, startNode, writeConfig } from '../support/steward-nodes.ts';
+import { refundConfigYaml, type StewardNode, startNode, writeConfig } from '../support/steward-nodes.ts';
 
 let model: ScriptedOpenAI | undefined;
 let shop: CountingServer | undefined;
@@ -34,24 +34,11 @@ afterEach(async () => {
   await redis.quit();
 });
 
+/** A write tool that runs without approval and waits up to a minute for the (slow) shop. */
 function refundConfig(shopServer: CountingServer, extra = ''): string {
-  return writeConfig(`agents:
-  support:
-    instructions: You refund orders.
-    tools: [refund_order]
-tools:
-  - name: refund_order
-    description: Refund an order.
-    whenToUse: A refund was asked for.
-    whenNotToUse: Lookups.
-    method: POST
-    url: ${shopServer.url}/refund/{order_id}
-    input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
-    risk: write
-    approval: never
-    timeoutMs: 60000
-http: { allowedHosts: ["${shopServer.host}"] }
-${extra}`);
+  return writeConfig(
+    refundConfigYaml(shopServer, { tool: '    approval: never\n    timeoutMs: 60000\n', extra }),
+  );
 }
 
 async function node(name: string, env: Record<string, string>): Promise<StewardNode> {

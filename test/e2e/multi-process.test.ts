@@ -9,7 +9,7 @@ import {
   startScriptedOpenAI,
 } from '../fakes/scripted-openai-server.ts';
 import { deleteKeysWithPrefix, testPrefix } from '../support/redis.ts';
-import { type StewardNode, startNode, writeConfig } from '../support/steward-nodes.ts';
+import { refundConfigYaml, type StewardNode, startNode, writeConfig } from '../support/steward-nodes.ts';
 
 let model: ScriptedOpenAI;
 let shop: CountingServer;
@@ -42,24 +42,10 @@ afterEach(async () => {
   await redis.quit();
 });
 
-function config(extra = ''): string {
-  return writeConfig(`agents:
-  support:
-    instructions: You refund orders.
-    tools: [refund_order]
-tools:
-  - name: refund_order
-    description: Refund an order.
-    whenToUse: A refund was asked for.
-    whenNotToUse: Lookups.
-    method: POST
-    url: ${shop.url}/refund/{order_id}
-    input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
-    risk: write
-http: { allowedHosts: ["${shop.host}"] }
-approvals:
-  approvers: { slack: [ULEAD01, ULEAD02] }
-${extra}`);
+function config(): string {
+  return writeConfig(
+    refundConfigYaml(shop, { extra: 'approvals:\n  approvers: { slack: [ULEAD01, ULEAD02] }\n' }),
+  );
 }
 
 async function startNodes(count: number, configPath: string): Promise<StewardNode[]> {

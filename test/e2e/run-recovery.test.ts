@@ -1,20 +1,14 @@
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recall } from '../../tools/recall.ts';
 import { remember } from '../../tools/remember.ts';
 import { createMemoryNotes } from '../fakes/memory-notes.ts';
 import { createHarness } from '../support/agent-harness.ts';
 import { SHOP, shopRefundOrder } from '../support/http-tools.ts';
+import { useNockWithLoopback } from '../support/nock.ts';
 import { recordingTool, testToolContext } from '../support/test-tools.ts';
 
-beforeEach(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
-});
-afterEach(() => {
-  nock.cleanAll();
-  nock.enableNetConnect();
-});
+useNockWithLoopback();
 
 describe('checkpoints and continuing a run after its process died', () => {
   it('records a side-effecting call before it starts; continuing from there escalates instead of running it again', async () => {

@@ -95,3 +95,28 @@ export async function startNode(name: string, env: Record<string, string>): Prom
       ),
   };
 }
+
+/**
+ * A steward.yaml with one agent and one side-effecting HTTP tool, refund_order, pointed at a
+ * counting server; `tool` adds keys to the tool (indented 4 spaces), `extra` adds top-level keys.
+ */
+export function refundConfigYaml(
+  shop: { url: string; host: string },
+  options: { tool?: string; extra?: string } = {},
+): string {
+  return `agents:
+  support:
+    instructions: You refund orders.
+    tools: [refund_order]
+tools:
+  - name: refund_order
+    description: Refund an order.
+    whenToUse: A refund was asked for.
+    whenNotToUse: Lookups.
+    method: POST
+    url: ${shop.url}/refund/{order_id}
+    input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
+    risk: write
+${options.tool ?? ''}http: { allowedHosts: ["${shop.host}"] }
+${options.extra ?? ''}`;
+}

@@ -8,10 +8,10 @@ import {
   firstTripped,
 } from '../../../src/core/guards.ts';
 import { DEFAULT_RUN_LIMITS } from '../../../src/core/limits.ts';
-import type { RunState } from '../../../src/core/run-state.ts';
+import { newRunState, type RunState } from '../../../src/core/run-state.ts';
 
 function state(overrides: Partial<RunState> = {}): RunState {
-  return {
+  const base = newRunState({
     runId: 'r',
     traceId: 't',
     agent: 'a',
@@ -20,16 +20,8 @@ function state(overrides: Partial<RunState> = {}): RunState {
     startedAt: 0,
     deadlineAt: 300_000,
     messages: [],
-    iterations: 0,
-    usage: { promptTokens: 0, completionTokens: 0 },
-    callCounts: {},
-    consecutiveFailures: 0,
-    tainted: false,
-    batch: null,
-    pendingApproval: null,
-    inFlight: null,
-    ...overrides,
-  };
+  });
+  return { ...base, ...overrides };
 }
 
 describe('guards', () => {
