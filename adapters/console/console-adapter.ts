@@ -115,6 +115,7 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ConsoleAda
         if (answer === undefined) return false;
         await service.handleAction({
           ...CONSOLE_CONVERSATION,
+          kind: 'approval',
           userId,
           approvalId: approval.approvalId,
           decision: answer.trim().toLowerCase().startsWith('y') ? 'approve' : 'reject',

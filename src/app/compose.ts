@@ -3,6 +3,8 @@ import { createHttpTool } from '../../tools/http-tool.ts';
 import { BUILT_IN_TOOLS } from '../../tools/index.ts';
 import type { AgentProfile } from '../core/agent-profile.ts';
 import { type AgentRunner, createAgentRunner } from '../core/agent-runner.ts';
+import type { CommandRouter } from '../core/commands/command-types.ts';
+import { createStewardCommandRouter } from '../core/commands/steward-command.ts';
 import {
   type ConversationService,
   createConversationService,
@@ -11,7 +13,7 @@ import {
 import type { AuditSink, Clock, Logger, ModelClient } from '../core/ports.ts';
 import { createRedactor, type Redactor } from '../core/redaction.ts';
 import { createRunProcessor } from '../core/run-processor.ts';
-import type { ChannelSettingsStore, RunStore } from '../core/stores.ts';
+import type { ChannelSettingsStore, MessageRefStore, RunStore } from '../core/stores.ts';
 import { createToolExecutor, type ToolExecutorOptions } from '../core/tools/tool-executor.ts';
 import { createToolRegistry, type ToolRegistry } from '../core/tools/tool-registry.ts';
 import { createRunQueue } from '../jobs/run-queue.ts';
@@ -19,16 +21,19 @@ import { createRunWorker, type RunWorker } from '../jobs/run-worker.ts';
 import { createOpenAIModelClient, type OpenAIModelClientOptions } from '../llm/openai-model-client.ts';
 import type { ApproverRules } from '../policy/approvers.ts';
 import { createRedisApprovalStore } from '../state/redis-approval-store.ts';
+import { createRedisAuditReader } from '../state/redis-audit-reader.ts';
 import { createRedisAuditSink } from '../state/redis-audit-sink.ts';
 import { createRedisChannelSettingsStore } from '../state/redis-channel-settings.ts';
 import { createRedisConnection, waitUntilReady } from '../state/redis-connection.ts';
+import { createRedisConversationFlagsStore } from '../state/redis-conversation-flags.ts';
 import { createRedisEventDedupe } from '../state/redis-event-dedupe.ts';
 import { createKeys } from '../state/redis-keys.ts';
+import { createRedisMessageRefs } from '../state/redis-message-refs.ts';
 import { createRedisNotesStore } from '../state/redis-notes-store.ts';
 import { createRedisRunStore } from '../state/redis-run-store.ts';
 import { createModelSummarizer, createRedisSessionStore } from '../state/redis-session-store.ts';
 import { combineAuditSinks, createLogAuditSink } from './audit-sinks.ts';
-import type { StewardConfig } from './config-file.ts';
+import type { PlatformIds, StewardConfig } from './config-file.ts';
 import type { Env, LogLevel } from './env.ts';
 import { createLogger } from './logger.ts';
 
@@ -39,10 +44,18 @@ export interface WorkerSettings {
   readonly graceMs?: number;
 }
 
+/** What a platform's surface may need from the app (built after the state connection exists). */
+export interface SurfaceDeps {
+  readonly refs: MessageRefStore;
+  readonly logger: Logger;
+}
+
 export interface StewardOptions {
   readonly env: Env;
   readonly config: StewardConfig;
-  readonly surface: Surface;
+  readonly surface: Surface | ((deps: SurfaceDeps) => Surface);
+  /** A logger built by the caller (it must redact stewardSecrets); otherwise one is made here. */
+  readonly logger?: Logger;
   /** Where log lines go (default stdout) and from which level (default LOG_LEVEL). */
   readonly logDestination?: DestinationStream;
   readonly logLevel?: LogLevel;
@@ -66,19 +79,37 @@ export interface Steward {
   readonly redact: Redactor;
   readonly channels: ChannelSettingsStore;
   readonly runs: RunStore;
+  /** The /steward command router every platform shares. */
+  readonly commands: CommandRouter;
+  /** Redis answers: for readiness probes. */
+  isReady(): Promise<boolean>;
   /** Stops taking work, lets in-flight runs finish or checkpoint within the grace period, disconnects. */
   close(): Promise<void>;
+}
+
+/** Every secret value the app knows: scrubbed from logs, the audit trail and tool output. */
+export function stewardSecrets(env: Env, config: StewardConfig): string[] {
+  const slack = env.slack ? [env.slack.botToken, env.slack.signingSecret, env.slack.appToken] : [];
+  return [env.openaiApiKey, ...slack, ...config.tools.flatMap((tool) => tool.secretValues)].filter(
+    (value): value is string => typeof value === 'string',
+  );
+}
+
+function platformList(ids: PlatformIds, platform: string): readonly string[] {
+  return platform === 'slack' || platform === 'discord' ? ids[platform] : [];
 }
 
 /** The composition root: the one place that knows every concrete class. */
 export async function createSteward(options: StewardOptions): Promise<Steward> {
   const { env, config } = options;
-  const redact = createRedactor([env.openaiApiKey, ...config.tools.flatMap((tool) => tool.secretValues)]);
-  const logger = createLogger({
-    level: options.logLevel ?? env.logLevel,
-    redact,
-    ...(options.logDestination ? { destination: options.logDestination } : {}),
-  });
+  const redact = createRedactor(stewardSecrets(env, config));
+  const logger =
+    options.logger ??
+    createLogger({
+      level: options.logLevel ?? env.logLevel,
+      redact,
+      ...(options.logDestination ? { destination: options.logDestination } : {}),
+    });
   const clock = options.clock ?? { now: () => Date.now() };
 
   const redis = createRedisConnection(env.redisUrl, { logger, name: 'steward', role: 'commands' });
@@ -143,6 +174,10 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     checkpoints: runs,
   });
   const queue = createRunQueue({ connection: redis, prefix: env.redisPrefix, logger });
+  const surface =
+    typeof options.surface === 'function'
+      ? options.surface({ refs: createRedisMessageRefs({ redis, keys }), logger })
+      : options.surface;
 
   let worker: RunWorker | undefined;
   let workerRedis: ReturnType<typeof createRedisConnection> | undefined;
@@ -166,9 +201,10 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
         sessions,
         channels,
         queue,
-        surface: options.surface,
+        surface,
         logger,
         clock,
+        escalationMentions: (platform) => platformList(config.escalation.notify, platform),
       }),
     });
     await worker.ready();
@@ -182,14 +218,16 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     return { approvers, allowSelfApproval: config.approvals.allowSelfApproval };
   };
   const service = createConversationService({
-    surface: options.surface,
+    surface,
     runs,
     approvals,
     dedupe: createRedisEventDedupe({ redis, keys }),
     channels,
+    flags: createRedisConversationFlagsStore({ redis, keys }),
     queue,
     logger,
     clock,
+    admins: (platform) => platformList(config.admins, platform),
     defaultAgent: config.defaultAgent,
     agents: new Set(agents.keys()),
     maxInputChars: config.limits.maxInputChars,
@@ -205,6 +243,22 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     redact,
     channels,
     runs,
+    commands: createStewardCommandRouter({
+      runs,
+      channels,
+      audit: createRedisAuditReader({ redis, keys }),
+      admins: (platform) => platformList(config.admins, platform),
+      defaultAgent: config.defaultAgent,
+      clock,
+      logger,
+    }),
+    isReady: async () => {
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
     async close() {
       await worker?.close();
       await queue.close();

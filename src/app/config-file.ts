@@ -39,6 +39,8 @@ export interface StewardConfig {
   http: { allowedHosts: string[] };
   approvals: { approvers: PlatformIds; expiresAfterMs: number; allowSelfApproval: boolean };
   admins: PlatformIds;
+  /** Who an escalation card pings (user ids, Slack user groups, Discord roles). */
+  escalation: { notify: PlatformIds };
   limits: { maxInputChars: number };
   /** Conversation history: compacted past maxTokens by summaryModel; idle sessions expire. */
   sessions: { maxTokens: number; expiresAfterMs: number; summaryModel?: string };
@@ -85,6 +87,7 @@ export const BUILT_IN_CONFIG: StewardConfig = {
     allowSelfApproval: false,
   },
   admins: { slack: [], discord: [] },
+  escalation: { notify: { slack: [], discord: [] } },
   limits: { maxInputChars: DEFAULT_MAX_INPUT_CHARS },
   sessions: { maxTokens: DEFAULT_SESSION_MAX_TOKENS, expiresAfterMs: 7 * DAY_MS },
   workers: { concurrency: DEFAULT_WORKER_CONCURRENCY, shutdownGraceMs: 10_000 },
@@ -207,6 +210,7 @@ export function parseConfig(yamlText: string, options: ParseConfigOptions): Stew
       allowSelfApproval: raw.approvals.allowSelfApproval,
     },
     admins: { slack: raw.admins.slack, discord: raw.admins.discord },
+    escalation: { notify: { slack: raw.escalation.notify.slack, discord: raw.escalation.notify.discord } },
     limits: { maxInputChars: raw.limits.maxInputChars },
     sessions: {
       maxTokens: raw.sessions.maxTokens,

@@ -165,6 +165,7 @@ export const configSchema = z.strictObject(
       )
       .prefault({}),
     admins: platformIds,
+    escalation: z.strictObject({ notify: platformIds }, { error: 'a mapping with notify' }).prefault({}),
     limits: z
       .strictObject(
         { maxInputChars: positiveInt().default(DEFAULT_MAX_INPUT_CHARS) },
@@ -193,7 +194,7 @@ export const configSchema = z.strictObject(
   },
   {
     error:
-      'a mapping with agents (and optionally defaultAgent, tools, http, approvals, admins, limits, sessions, workers)',
+      'a mapping with agents (and optionally defaultAgent, tools, http, approvals, admins, escalation, limits, sessions, workers)',
   },
 );
 

@@ -21,6 +21,15 @@ export interface Env {
   readonly redisPrefix: string;
   readonly port: number;
   readonly logLevel: LogLevel;
+  /** Set when Slack is configured: HTTP mode with a signing secret, or Socket Mode with an app token. */
+  readonly slack: SlackEnv | undefined;
+}
+
+export interface SlackEnv {
+  readonly botToken: string;
+  readonly signingSecret: string | undefined;
+  readonly appToken: string | undefined;
+  readonly apiUrl: string | undefined;
 }
 
 export const ENV_DEFAULTS = Object.freeze({
@@ -60,6 +69,19 @@ const schema = z.object({
     .refine((n) => n >= 1 && n <= 65_535)
     .default(ENV_DEFAULTS.port),
   LOG_LEVEL: z.enum(LOG_LEVELS).default(ENV_DEFAULTS.logLevel),
+  SLACK_BOT_TOKEN: z
+    .string()
+    .regex(/^xoxb-/)
+    .optional(),
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  SLACK_APP_TOKEN: z
+    .string()
+    .regex(/^xapp-/)
+    .optional(),
+  SLACK_API_URL: z
+    .string()
+    .refine((v) => hasProtocol(v, ['http:', 'https:']))
+    .optional(),
 });
 
 type VariableName = keyof typeof schema.shape;
@@ -74,6 +96,10 @@ const RULES: Record<VariableName, string> = {
   STEWARD_REDIS_PREFIX: 'a key prefix such as steward:',
   PORT: 'a whole number from 1 to 65535',
   LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')}`,
+  SLACK_BOT_TOKEN: 'a bot token starting with xoxb- (OAuth & Permissions in your Slack app)',
+  SLACK_SIGNING_SECRET: 'the signing secret from Basic Information in your Slack app',
+  SLACK_APP_TOKEN: 'an app-level token starting with xapp- (for Socket Mode)',
+  SLACK_API_URL: 'an http:// or https:// URL of the Slack Web API, such as https://slack.com/api/',
 };
 
 /** Only required variables can be missing; the rest have defaults. */
@@ -139,6 +165,27 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     redisPrefix: v.STEWARD_REDIS_PREFIX,
     port: v.PORT,
     logLevel: v.LOG_LEVEL,
+    slack: slackEnv(v),
+  };
+}
+
+/** Slack is all or nothing: a half-configured app would start and then fail on the first event. */
+function slackEnv(v: z.output<typeof schema>): SlackEnv | undefined {
+  const problems: string[] = [];
+  const anySet = v.SLACK_BOT_TOKEN ?? v.SLACK_SIGNING_SECRET ?? v.SLACK_APP_TOKEN;
+  if (!anySet) return undefined;
+  if (!v.SLACK_BOT_TOKEN) problems.push(`SLACK_BOT_TOKEN is missing: set it to ${RULES.SLACK_BOT_TOKEN}`);
+  if (!v.SLACK_SIGNING_SECRET && !v.SLACK_APP_TOKEN) {
+    problems.push(
+      'SLACK_SIGNING_SECRET is missing: set it (Basic Information in your Slack app) for HTTP mode, or set SLACK_APP_TOKEN for Socket Mode',
+    );
+  }
+  if (problems.length > 0 || !v.SLACK_BOT_TOKEN) throw new ConfigError('environment', problems);
+  return {
+    botToken: v.SLACK_BOT_TOKEN,
+    signingSecret: v.SLACK_SIGNING_SECRET,
+    appToken: v.SLACK_APP_TOKEN,
+    apiUrl: v.SLACK_API_URL,
   };
 }
 

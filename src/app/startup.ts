@@ -22,14 +22,14 @@ export function loadSettings(source: Record<string, string | undefined>): Settin
   return { env, config, usingBuiltInConfig: env.configPathIsDefault && !configExists(env.configPath) };
 }
 
-/** Platforms whose credentials are set. Slack and Discord join this list in their own issues. */
-export function configuredPlatforms(_env: Env): string[] {
-  return [];
+/** Platforms whose credentials are set. Discord joins this list in its own issue. */
+export function configuredPlatforms(env: Env): string[] {
+  return env.slack ? ['slack'] : [];
 }
 
 export const NO_PLATFORM_MESSAGE = [
-  'Steward has no chat platform configured, so there is nothing to connect to yet.',
-  'Slack and Discord support arrive in later releases; until then, talk to the agent in your terminal:',
+  'Steward has no chat platform configured, so there is nothing to connect to.',
+  'Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see the README), or talk to the agent in your terminal:',
   '',
   '  npm run chat',
   '',

@@ -43,12 +43,17 @@ export interface StartRunInput {
   readonly channelAllowlist?: readonly string[] | undefined;
   readonly signal?: AbortSignal;
   readonly runId?: string;
+  /** Raises the agent's iteration, token and time limits (a retry after an escalation). */
+  readonly limitsScale?: number;
+  /** Sees every audit event of this turn as it happens (progress for status messages). */
+  readonly onEvent?: (event: AuditEventBody) => void;
 }
 
 export interface ResumeRunInput {
   readonly decision: ApprovalDecision;
   readonly channelAllowlist?: readonly string[] | undefined;
   readonly signal?: AbortSignal;
+  readonly onEvent?: (event: AuditEventBody) => void;
 }
 
 export interface AgentRunner {
@@ -65,6 +70,7 @@ export interface AgentRunner {
 export interface ContinueRunInput {
   readonly channelAllowlist?: readonly string[] | undefined;
   readonly signal?: AbortSignal;
+  readonly onEvent?: (event: AuditEventBody) => void;
 }
 
 /**
@@ -85,13 +91,17 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
   const contextFor = (
     state: RunState,
     agent: AgentProfile,
-    input: { channelAllowlist?: readonly string[] | undefined; signal?: AbortSignal },
+    input: {
+      channelAllowlist?: readonly string[] | undefined;
+      signal?: AbortSignal;
+      onEvent?: (event: AuditEventBody) => void;
+    },
     decision: ApprovalDecision | null,
   ): RunContext => {
     const logger = options.logger.child({ runId: state.runId, traceId: state.traceId, agent: agent.name });
     return {
       state,
-      agent,
+      agent: scaled(agent, state.limitsScale),
       channelAllowlist: input.channelAllowlist,
       signal: input.signal ?? new AbortController().signal,
       decision,
@@ -105,8 +115,10 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       newId,
       notes: options.notes,
       checkpoint: () => options.checkpoints?.saveCheckpoint(state) ?? Promise.resolve(),
-      audit: (event: AuditEventBody) =>
-        options.audit.record({ ...event, runId: state.runId, traceId: state.traceId, at: clock.now() }),
+      audit: (event: AuditEventBody) => {
+        options.audit.record({ ...event, runId: state.runId, traceId: state.traceId, at: clock.now() });
+        input.onEvent?.(event);
+      },
     };
   };
 
@@ -183,7 +195,8 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
         requestedBy: input.requestedBy,
         conversation: input.conversation,
         startedAt: now,
-        deadlineAt: now + agent.limits.timeoutMs,
+        deadlineAt: now + agent.limits.timeoutMs * (input.limitsScale ?? 1),
+        limitsScale: input.limitsScale ?? 1,
         messages: [
           { role: 'system', content: agent.instructions },
           ...(input.history ?? []),
@@ -229,6 +242,20 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
         return endRun(ctx, { status: 'completed', text: last.content ?? '' });
       }
       return drive(ctx);
+    },
+  };
+}
+
+function scaled(agent: AgentProfile, scale: number): AgentProfile {
+  if (scale === 1) return agent;
+  const { limits } = agent;
+  return {
+    ...agent,
+    limits: {
+      ...limits,
+      maxIterations: Math.round(limits.maxIterations * scale),
+      maxTokens: Math.round(limits.maxTokens * scale),
+      timeoutMs: Math.round(limits.timeoutMs * scale),
     },
   };
 }

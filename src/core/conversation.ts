@@ -19,13 +19,17 @@ export interface IncomingMessage extends ConversationRef {
   readonly eventId: string;
 }
 
-/** A click on an Approve / Reject button, normalized. */
-export interface ButtonAction extends ConversationRef {
+/** A click on one of Steward's buttons, normalized. */
+export type ButtonAction = ConversationRef & {
   readonly userId: string;
-  readonly approvalId: string;
-  readonly decision: 'approve' | 'reject';
   readonly eventId: string;
-}
+} & (
+    | { readonly kind: 'approval'; readonly approvalId: string; readonly decision: 'approve' | 'reject' }
+    | { readonly kind: 'escalation'; readonly runId: string; readonly choice: EscalationChoice }
+  );
+
+/** Take over: a person owns the thread and Steward stays quiet there until released. */
+export type EscalationChoice = 'take_over' | 'release' | 'retry' | 'dismiss';
 
 export function conversationKey(ref: ConversationRef): string {
   return [ref.platform, ref.tenantId, ref.channelId, ref.threadId ?? '-'].join(':');

@@ -1,9 +1,10 @@
 import type { AgentRunner } from './agent-runner.ts';
-import type { Surface } from './conversation-service.ts';
+import type { AuditEventBody } from './audit-events.ts';
 import { ApprovalNotFoundError, IllegalTransitionError, StateUnavailableError } from './errors.ts';
 import type { Clock, Logger } from './ports.ts';
 import { newRunState, type RunOutcome, type RunState, type TurnResult } from './run-state.ts';
 import type { ApprovalStore, ChannelSettingsStore, RunRecord, RunStore, SessionStore } from './stores.ts';
+import { progressText, type Surface } from './surface.ts';
 import type { RunQueue, WorkHandler, WorkItem } from './work.ts';
 
 export interface RunProcessorOptions {
@@ -16,6 +17,8 @@ export interface RunProcessorOptions {
   readonly surface: Surface;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Who an escalation pings, per platform (the config's escalation.notify). */
+  readonly escalationMentions: (platform: string) => readonly string[];
 }
 
 /**
@@ -70,6 +73,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
           runId: record.runId,
           reason: outcome.reason,
           summary: outcome.summary,
+          mentions: options.escalationMentions(target.platform),
         });
         break;
       case 'failed':
@@ -80,6 +84,20 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         break;
     }
     await runs.transition(record.runId, outcome.status, { outcome });
+  };
+
+  /** Tells the thread what the run is doing as its tools start. */
+  const progressFor = (record: RunRecord) => {
+    const proposed = new Map<string, unknown>();
+    return (event: AuditEventBody) => {
+      if (event.type === 'tool.proposed') proposed.set(event.callId, event.args);
+      if (event.type !== 'tool.started' || !surface.showProgress) return;
+      surface
+        .showProgress(record.conversation, progressText(event.tool, proposed.get(event.callId)))
+        .catch((error: unknown) => {
+          logger.warn({ err: error, runId: record.runId }, 'could not show progress');
+        });
+    };
   };
 
   const allowlistFor = async (record: RunRecord) =>
@@ -97,6 +115,8 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       history,
       channelAllowlist: await allowlistFor(record),
       signal,
+      limitsScale: record.limitsScale,
+      onEvent: progressFor(record),
     });
     await finish(record, result, signal);
   };
@@ -111,11 +131,21 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
     }
     const channelAllowlist = await allowlistFor(record);
     if (item.kind === 'resume' && checkpoint.pendingApproval?.approvalId === item.decision.approvalId) {
-      const result = await runner.resume(checkpoint, { decision: item.decision, channelAllowlist, signal });
+      const result = await runner.resume(checkpoint, {
+        decision: item.decision,
+        channelAllowlist,
+        signal,
+        onEvent: progressFor(record),
+      });
       return finish(record, result, signal);
     }
     logger.warn({ runId: record.runId }, 'continuing a run whose worker stopped');
-    return finish(record, await runner.continue(checkpoint, { channelAllowlist, signal }), signal);
+    const result = await runner.continue(checkpoint, {
+      channelAllowlist,
+      signal,
+      onEvent: progressFor(record),
+    });
+    return finish(record, result, signal);
   };
 
   const end = async (record: RunRecord, outcome: RunOutcome): Promise<void> => {
@@ -134,6 +164,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         decision: item.decision,
         channelAllowlist: await allowlistFor(record),
         signal,
+        onEvent: progressFor(record),
       });
       await finish(record, result, signal);
     } catch (error) {

@@ -50,6 +50,8 @@ export interface RunState {
    * unknown and does not run it again.
    */
   inFlight: { readonly callId: string; readonly tool: string; readonly startedAt: number } | null;
+  /** Multiplies the agent's iteration, token and time limits (raised for a retry). */
+  readonly limitsScale: number;
 }
 
 export type RunOutcome =
@@ -82,9 +84,11 @@ export function newRunState(init: {
   readonly startedAt: number;
   readonly deadlineAt: number;
   readonly messages: ChatMessage[];
+  readonly limitsScale?: number;
 }): RunState {
   return {
     ...init,
+    limitsScale: init.limitsScale ?? 1,
     iterations: 0,
     usage: ZERO_USAGE,
     callCounts: {},

@@ -51,9 +51,13 @@ export interface RunRecord {
   readonly updatedAt: number;
   /** Set when the run ends. */
   readonly outcome: RunOutcome | null;
+  /** Multiplies the agent's limits (a retry after escalation runs with raised limits). Default 1. */
+  readonly limitsScale: number;
 }
 
-export type NewRun = Omit<RunRecord, 'status' | 'updatedAt' | 'outcome'>;
+export type NewRun = Omit<RunRecord, 'status' | 'updatedAt' | 'outcome' | 'limitsScale'> & {
+  readonly limitsScale?: number;
+};
 
 export interface RunStore {
   /** Creates the record in state `queued`. */
@@ -65,6 +69,8 @@ export interface RunStore {
    * nothing when the move is not legal from the run's current status.
    */
   transition(runId: string, to: RunStatus, patch?: { outcome?: RunOutcome }): Promise<RunRecord>;
+  /** Runs of a channel (any thread) that have not ended, oldest first. */
+  activeInChannel(channel: ConversationRef): Promise<RunRecord[]>;
   /** The latest checkpoint overwrites the previous one. */
   saveCheckpoint(state: RunState): Promise<void>;
   loadCheckpoint(runId: string): Promise<RunState | undefined>;
@@ -141,4 +147,24 @@ export type AddNoteResult =
 export interface NotesStore {
   add(channel: ConversationRef, note: Note): Promise<AddNoteResult>;
   list(channel: ConversationRef): Promise<Note[]>;
+}
+
+/** Per-conversation (thread) flags that change how Steward treats new messages there. */
+export interface ConversationFlagsStore {
+  /** Marks a conversation Steward takes part in, so follow-ups need no mention (expires when idle). */
+  markActive(conversationKey: string): Promise<void>;
+  isActive(conversationKey: string): Promise<boolean>;
+  /** The person who took the conversation over, or null. Steward stays quiet while it is set. */
+  takenOverBy(conversationKey: string): Promise<string | null>;
+  setTakenOver(conversationKey: string, userId: string | null): Promise<void>;
+}
+
+/**
+ * Where a platform message lives (a card's channel and timestamp), so any process can update the
+ * message a run posted: the approval card after a click, the status line as tools run.
+ */
+export interface MessageRefStore {
+  put(key: string, value: string, ttlSeconds: number): Promise<void>;
+  get(key: string): Promise<string | undefined>;
+  delete(key: string): Promise<void>;
 }

@@ -3,19 +3,25 @@ import type { ConversationRef } from '../core/conversation.ts';
 /**
  * Every Redis key Steward writes is built here, under one configurable prefix (default `steward:`).
  *
- * | key kind           | builder                   | owner                     | Redis type   | TTL                                               |
- * | ------------------ | ------------------------- | ------------------------- | ------------ | ------------------------------------------------- |
- * | run                | run(runId)                | redis-run-store.ts        | hash         | 30 days, refreshed on create and every transition |
- * | checkpoint         | checkpoint(runId)         | redis-run-store.ts        | string JSON  | 30 days, refreshed on every save                  |
- * | session            | session(conversationKey)  | redis-session-store.ts    | list of JSON | 7 days idle, refreshed on every append            |
- * | dedupe             | dedupe(eventId)           | redis-event-dedupe.ts     | string '1'   | 2 days (platforms retry within minutes)           |
- * | approval           | approval(approvalId)      | redis-approval-store.ts   | hash         | approval lifetime + 7 days, so a late click still |
- * |                    |                           |                           |              | learns the outcome                                |
- * | approvals-pending  | pendingApprovals(convKey) | redis-approval-store.ts   | sorted set   | longest approval in it (lifetime + 7 days)        |
- * | channel            | channel(channelKey)       | redis-channel-settings.ts | hash         | none: admin settings persist until changed        |
- * | notes              | notes(channelKey)         | redis-notes-store.ts      | list of JSON | none: notes are deliberate, and capped in number  |
- * | audit-channel      | auditChannel(channelKey)  | redis-audit-sink.ts       | stream       | none: capped by MAXLEN ~ (10,000 entries)         |
- * | audit-run          | auditRun(runId)           | redis-audit-sink.ts       | stream       | 30 days, like the run; capped by MAXLEN ~ (5,000) |
+ * | key kind          | builder                     | owner                       | Redis type    | TTL                                               |
+ * | ----------------- | --------------------------- | --------------------------- | ------------- | ------------------------------------------------- |
+ * | run               | run(runId)                  | redis-run-store.ts          | hash          | 30 days, refreshed on create and every transition |
+ * | checkpoint        | checkpoint(runId)           | redis-run-store.ts          | string JSON   | 30 days, refreshed on every save                  |
+ * | channel-runs      | channelRuns(channelKey)     | redis-run-store.ts          | sorted set    | 30 days (the run TTL), refreshed on create and on |
+ * |                   |                             |                             |               | every move to a status that is not terminal       |
+ * | session           | session(conversationKey)    | redis-session-store.ts      | list of JSON  | 7 days idle, refreshed on every append            |
+ * | dedupe            | dedupe(eventId)             | redis-event-dedupe.ts       | string '1'    | 2 days (platforms retry within minutes)           |
+ * | approval          | approval(approvalId)        | redis-approval-store.ts     | hash          | approval lifetime + 7 days, so a late click still |
+ * |                   |                             |                             |               | learns the outcome                                |
+ * | approvals-pending | pendingApprovals(convKey)   | redis-approval-store.ts     | sorted set    | longest approval in it (lifetime + 7 days)        |
+ * | channel           | channel(channelKey)         | redis-channel-settings.ts   | hash          | none: admin settings persist until changed        |
+ * | notes             | notes(channelKey)           | redis-notes-store.ts        | list of JSON  | none: notes are deliberate, and capped in number  |
+ * | conv-active       | conversationActive(convKey) | redis-conversation-flags.ts | string '1'    | 7 days idle, refreshed on every markActive        |
+ * | conv-takeover     | takenOver(convKey)          | redis-conversation-flags.ts | string userId | 30 days, so a forgotten take-over ends by itself  |
+ * | message-ref       | messageRef(platformKey)     | redis-message-refs.ts       | string JSON   | set per use by the adapter: cards 8 days, status  |
+ * |                   |                             |                             |               | messages 1 day                                    |
+ * | audit-channel     | auditChannel(channelKey)    | redis-audit-sink.ts         | stream        | none: capped by MAXLEN ~ (10,000 entries)         |
+ * | audit-run         | auditRun(runId)             | redis-audit-sink.ts         | stream        | 30 days, like the run; capped by MAXLEN ~ (5,000) |
  *
  * Shape: `<prefix><kind>:<id>`. The id is always the last part and no kind name contains ':', so
  * one kind's `<kind>:` is never the start of another's: two different (kind, id) pairs can never
@@ -32,6 +38,10 @@ export const KEY_KINDS = Object.freeze({
   notes: 'notes',
   auditChannel: 'audit-channel',
   auditRun: 'audit-run',
+  channelRuns: 'channel-runs',
+  conversationActive: 'conv-active',
+  takenOver: 'conv-takeover',
+  messageRef: 'message-ref',
 });
 
 export type KeyKind = keyof typeof KEY_KINDS;
@@ -55,6 +65,10 @@ export function createKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     notes: build('notes'),
     auditChannel: build('auditChannel'),
     auditRun: build('auditRun'),
+    channelRuns: build('channelRuns'),
+    conversationActive: build('conversationActive'),
+    takenOver: build('takenOver'),
+    messageRef: build('messageRef'),
   });
 }
 

@@ -4,9 +4,15 @@ import { IllegalTransitionError } from '../core/errors.ts';
 import { isRecord } from '../core/is-record.ts';
 import { type Clock, systemClock } from '../core/ports.ts';
 import type { RunOutcome, RunState } from '../core/run-state.ts';
-import { RUN_TRANSITIONS, type RunRecord, type RunStatus, type RunStore } from '../core/stores.ts';
+import {
+  RUN_TRANSITIONS,
+  type RunRecord,
+  type RunStatus,
+  type RunStore,
+  TERMINAL_RUN_STATUSES,
+} from '../core/stores.ts';
 import { defineScript, wrapUnavailable } from './redis-connection.ts';
-import type { RedisKeys } from './redis-keys.ts';
+import { channelKeyOf, type RedisKeys } from './redis-keys.ts';
 
 export interface RedisRunStoreOptions {
   readonly redis: Redis;
@@ -17,28 +23,42 @@ export interface RedisRunStoreOptions {
 }
 
 const DEFAULT_RUN_TTL_SECONDS = 30 * 24 * 60 * 60;
+const DEFAULT_LIMITS_SCALE = 1;
 
+// KEYS: run hash, channel index. ARGV: ttl, createdAt, runId, then the record's field/value pairs.
 // Creates the hash only when the run does not exist yet: a retried create never resets a run.
+// The channel index is written in the same step, so a run is never active without being listed.
 const CREATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 `;
 
-// ARGV: to, updatedAt, ttl, hasOutcome ('1'/'0'), outcome JSON, then every status `to` may follow.
+// KEYS: run hash, channel index. ARGV: to, updatedAt, ttl, hasOutcome ('1'/'0'), outcome JSON,
+// runId, terminal ('1'/'0'), then every status `to` may follow.
 // Returns {1, field, value, ...} (the record after the move) or {0, currentStatus or ''}.
+// A run leaves the channel index when it ends; a run that does not end is (re)added, which also
+// indexes runs created before the index existed.
 const TRANSITION_SCRIPT = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {0, ''} end
 local legal = false
-for i = 6, #ARGV do
+for i = 8, #ARGV do
   if ARGV[i] == status then legal = true break end
 end
 if not legal then return {0, status} end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updatedAt', ARGV[2])
 if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'outcome', ARGV[5]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[7] == '1' then
+  redis.call('ZREM', KEYS[2], ARGV[6])
+else
+  redis.call('ZADD', KEYS[2], redis.call('HGET', KEYS[1], 'createdAt') or '0', ARGV[6])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
 local result = {1}
 for _, item in ipairs(redis.call('HGETALL', KEYS[1])) do table.insert(result, item) end
 return result
@@ -54,17 +74,31 @@ function legalSources(to: RunStatus): RunStatus[] {
   return RUN_STATUSES.filter((from) => RUN_TRANSITIONS[from].includes(to));
 }
 
-/** Runs as Redis hashes (one field per record field, JSON for the nested ones) plus one checkpoint key each. */
+/**
+ * Runs as Redis hashes (one field per record field, JSON for the nested ones) plus one checkpoint
+ * key each, and per channel a sorted set of the ids of runs that have not ended (score createdAt).
+ */
 export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
   const { redis, keys } = options;
   const ttl = options.runTtlSeconds ?? DEFAULT_RUN_TTL_SECONDS;
   const clock = options.clock ?? systemClock;
+  const channelRunsKey = (ref: ConversationRef) => keys.channelRuns(channelKeyOf(ref));
 
   return {
     create: (run) =>
       wrapUnavailable('run.create', async () => {
-        const fields = toHash({ ...run, status: 'queued', updatedAt: run.createdAt, outcome: null });
-        await createScript.run(redis, [keys.run(run.runId)], [ttl, ...fields]);
+        const fields = toHash({
+          ...run,
+          status: 'queued',
+          updatedAt: run.createdAt,
+          outcome: null,
+          limitsScale: run.limitsScale ?? DEFAULT_LIMITS_SCALE,
+        });
+        await createScript.run(
+          redis,
+          [keys.run(run.runId), channelRunsKey(run.conversation)],
+          [ttl, run.createdAt, run.runId, ...fields],
+        );
       }),
 
     get: (runId) =>
@@ -75,16 +109,22 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
 
     transition: (runId, to, patch) =>
       wrapUnavailable('run.transition', async () => {
+        // A run's conversation never changes after create, so reading it before the atomic move
+        // names the right channel index without making the move itself less atomic.
+        const conversation = await redis.hget(keys.run(runId), 'conversation');
+        if (conversation === null) throw new IllegalTransitionError(runId, null, to);
         const outcome = patch?.outcome;
         const reply = await transitionScript.run(
           redis,
-          [keys.run(runId)],
+          [keys.run(runId), channelRunsKey(JSON.parse(conversation) as ConversationRef)],
           [
             to,
             clock.now(),
             ttl,
             outcome === undefined ? '0' : '1',
             JSON.stringify(outcome ?? null),
+            runId,
+            TERMINAL_RUN_STATUSES.includes(to) ? '1' : '0',
             ...legalSources(to),
           ],
         );
@@ -92,6 +132,32 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
         const [moved, ...rest] = reply.map(String);
         if (moved !== '1') throw new IllegalTransitionError(runId, rest[0] || null, to);
         return fromHash(pairsToRecord(rest));
+      }),
+
+    activeInChannel: (channel) =>
+      wrapUnavailable('run.activeInChannel', async () => {
+        const indexKey = channelRunsKey(channel);
+        const runIds = await redis.zrange(indexKey, 0, -1);
+        if (runIds.length === 0) return [];
+        const pipeline = redis.pipeline();
+        for (const runId of runIds) pipeline.hgetall(keys.run(runId));
+        const replies = (await pipeline.exec()) ?? [];
+        const active: RunRecord[] = [];
+        const stale: string[] = [];
+        runIds.forEach((runId, index) => {
+          const [error, hash] = replies[index] ?? [new Error('no reply'), null];
+          if (error) throw error;
+          if (!isStringRecord(hash) || Object.keys(hash).length === 0) {
+            // The record expired before the index did.
+            stale.push(runId);
+            return;
+          }
+          const record = fromHash(hash);
+          if (TERMINAL_RUN_STATUSES.includes(record.status)) stale.push(runId);
+          else active.push(record);
+        });
+        if (stale.length > 0) await redis.zrem(indexKey, ...stale);
+        return active;
       }),
 
     saveCheckpoint: (state) =>
@@ -105,7 +171,8 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
         if (raw === null) return undefined;
         const parsed: unknown = JSON.parse(raw);
         if (!isRunState(parsed)) throw new Error(`checkpoint of run ${runId} is not a run state`);
-        return parsed;
+        // Checkpoints saved before limitsScale existed ran with the plain limits.
+        return { ...parsed, limitsScale: parsed.limitsScale ?? DEFAULT_LIMITS_SCALE };
       }),
   };
 }
@@ -134,6 +201,8 @@ function toHash(record: RunRecord): string[] {
     String(record.updatedAt),
     'outcome',
     JSON.stringify(record.outcome),
+    'limitsScale',
+    String(record.limitsScale),
   ];
 }
 
@@ -152,7 +221,18 @@ function fromHash(hash: Record<string, string>): RunRecord {
     createdAt: Number(hash.createdAt),
     updatedAt: Number(hash.updatedAt),
     outcome: JSON.parse(hash.outcome ?? 'null') as RunOutcome | null,
+    limitsScale: parseLimitsScale(hash.limitsScale),
   };
+}
+
+// Records written before limitsScale existed have no field: they ran with the plain limits.
+function parseLimitsScale(raw: string | undefined): number {
+  const value = raw === undefined ? Number.NaN : Number(raw);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_LIMITS_SCALE;
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return isRecord(value) && Object.values(value).every((item) => typeof item === 'string');
 }
 
 function pairsToRecord(flat: readonly string[]): Record<string, string> {

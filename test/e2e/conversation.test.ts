@@ -62,7 +62,14 @@ function mention(text: string, userId = 'UASKER01'): IncomingMessage {
   return { ...THREAD, userId, text, isDirect: false, eventId: `Ev${eventCounter}-${Date.now()}` };
 }
 function click(approvalId: string, userId: string, decision: 'approve' | 'reject' = 'approve'): ButtonAction {
-  return { ...THREAD, userId, approvalId, decision, eventId: `click-${userId}-${Date.now()}` };
+  return {
+    ...THREAD,
+    kind: 'approval',
+    userId,
+    approvalId,
+    decision,
+    eventId: `click-${userId}-${Date.now()}`,
+  };
 }
 
 describe('a conversation through the composed app', () => {
@@ -169,7 +176,9 @@ describe('a conversation through the composed app', () => {
     expect(refund.isDone()).toBe(false);
 
     // A member of the on-call user group may approve.
-    expect(await service.handleAction(click(card.approvalId, 'UMEMBER01'), ['SONCALL1'])).toMatchObject({
+    expect(
+      await service.handleAction(click(card.approvalId, 'UMEMBER01'), { memberships: ['SONCALL1'] }),
+    ).toMatchObject({
       status: 'accepted',
     });
     const late = await service.handleAction(click(card.approvalId, 'ULEAD01'));

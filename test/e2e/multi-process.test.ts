@@ -83,6 +83,7 @@ function click(approvalId: string, userId: string): ButtonAction {
     tenantId: 'T1',
     channelId: 'C1',
     threadId: '1700000000.000100',
+    kind: 'approval',
     userId,
     approvalId,
     decision: 'approve',

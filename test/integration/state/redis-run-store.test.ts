@@ -14,7 +14,7 @@ const conversation: ConversationRef = {
   threadId: '1700.1',
 };
 
-function newRun(runId: string, text = 'refund order 55'): NewRun {
+function newRun(runId: string, text = 'refund order 55', extra: Partial<NewRun> = {}): NewRun {
   return {
     runId,
     conversation,
@@ -24,8 +24,12 @@ function newRun(runId: string, text = 'refund order 55'): NewRun {
     text,
     eventId: `ev-${runId}`,
     createdAt: 1_000,
+    ...extra,
   };
 }
+
+const channel: ConversationRef = { ...conversation, threadId: null };
+const otherChannel: ConversationRef = { ...conversation, channelId: 'C2', threadId: null };
 
 function checkpoint(runId: string, iterations: number): RunState {
   return {
@@ -45,6 +49,7 @@ function checkpoint(runId: string, iterations: number): RunState {
     batch: null,
     pendingApproval: null,
     inFlight: { callId: 'c1', tool: 'refund_order', startedAt: 2_000 },
+    limitsScale: 2,
   };
 }
 
@@ -70,6 +75,7 @@ describe('redis run store', () => {
       status: 'queued',
       updatedAt: 1_000,
       outcome: null,
+      limitsScale: 1,
     });
     const ttl = await test.redis.ttl(keys.run('r:1'));
     expect(ttl).toBeGreaterThan(3_500);
@@ -145,11 +151,79 @@ describe('redis run store', () => {
     }
   });
 
+  it('lists the runs of a channel that have not ended, oldest first, across threads', async () => {
+    await store.create(newRun('late', 'b', { createdAt: 3_000 }));
+    await store.create(
+      newRun('early', 'a', { createdAt: 2_000, conversation: { ...conversation, threadId: '1700.9' } }),
+    );
+    await store.create(newRun('elsewhere', 'c', { conversation: { ...otherChannel, threadId: '1' } }));
+    expect((await store.activeInChannel(channel)).map((run) => run.runId)).toEqual(['early', 'late']);
+
+    await store.transition('early', 'running');
+    await store.transition('early', 'awaiting_approval');
+    expect(await store.activeInChannel(channel)).toMatchObject([
+      { runId: 'early', status: 'awaiting_approval' },
+      { runId: 'late', status: 'queued' },
+    ]);
+
+    await store.transition('early', 'cancelled');
+    await store.transition('late', 'running');
+    await store.transition('late', 'completed', { outcome: { status: 'completed', text: 'ok' } });
+    expect(await store.activeInChannel(channel)).toEqual([]);
+    expect(await test.redis.zcard(keys.channelRuns('slack:T1:C1'))).toBe(0);
+    expect((await store.activeInChannel(otherChannel)).map((run) => run.runId)).toEqual(['elsewhere']);
+  });
+
+  it('keeps an ended run out of the index even when a refused move is tried after', async () => {
+    await store.create(newRun('r1'));
+    await store.transition('r1', 'running');
+    await store.transition('r1', 'failed');
+    await expect(store.transition('r1', 'running')).rejects.toBeInstanceOf(IllegalTransitionError);
+    expect(await store.activeInChannel(channel)).toEqual([]);
+  });
+
+  it('skips and forgets index entries whose run record expired', async () => {
+    await store.create(newRun('gone'));
+    await store.create(newRun('kept', 'x', { createdAt: 2_000 }));
+    await test.redis.del(keys.run('gone'));
+    expect((await store.activeInChannel(channel)).map((run) => run.runId)).toEqual(['kept']);
+    expect(await test.redis.zrange(keys.channelRuns('slack:T1:C1'), 0, -1)).toEqual(['kept']);
+    const ttl = await test.redis.ttl(keys.channelRuns('slack:T1:C1'));
+    expect(ttl).toBeGreaterThan(3_500);
+    expect(ttl).toBeLessThanOrEqual(3_600);
+  });
+
+  it('indexes a run created before the index existed once it moves', async () => {
+    await store.create(newRun('old'));
+    await test.redis.del(keys.channelRuns('slack:T1:C1'));
+    await store.transition('old', 'running');
+    expect(await store.activeInChannel(channel)).toMatchObject([{ runId: 'old', status: 'running' }]);
+  });
+
+  it('round-trips limitsScale, and reads 1 when it was not given or the record predates it', async () => {
+    await store.create(newRun('raised', 'retry', { limitsScale: 2 }));
+    expect((await store.get('raised'))?.limitsScale).toBe(2);
+    expect((await store.transition('raised', 'running')).limitsScale).toBe(2);
+
+    await store.create(newRun('plain'));
+    expect((await store.get('plain'))?.limitsScale).toBe(1);
+
+    await test.redis.hdel(keys.run('plain'), 'limitsScale');
+    expect((await store.get('plain'))?.limitsScale).toBe(1);
+    expect((await store.transition('plain', 'running')).limitsScale).toBe(1);
+  });
+
   it('keeps the latest checkpoint per run with the run TTL', async () => {
     expect(await store.loadCheckpoint('r1')).toBeUndefined();
     await store.saveCheckpoint(checkpoint('r1', 1));
     await store.saveCheckpoint(checkpoint('r1', 2));
     expect(await store.loadCheckpoint('r1')).toEqual(checkpoint('r1', 2));
     expect(await test.redis.ttl(keys.checkpoint('r1'))).toBeGreaterThan(3_500);
+  });
+
+  it('reads limitsScale 1 from a checkpoint saved before it existed', async () => {
+    const { limitsScale: _dropped, ...old } = checkpoint('r1', 3);
+    await test.redis.set(keys.checkpoint('r1'), JSON.stringify(old));
+    expect(await store.loadCheckpoint('r1')).toEqual({ ...old, limitsScale: 1 });
   });
 });

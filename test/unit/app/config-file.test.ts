@@ -61,6 +61,7 @@ describe('parseConfig defaults', () => {
       },
       admins: { slack: [], discord: [] },
       limits: { maxInputChars: DEFAULT_MAX_INPUT_CHARS },
+      escalation: { notify: { slack: [], discord: [] } },
       sessions: { maxTokens: 8_000, expiresAfterMs: 7 * 86_400_000 },
       workers: { concurrency: 4, shutdownGraceMs: 10_000 },
     });

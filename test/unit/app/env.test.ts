@@ -27,6 +27,7 @@ describe('parseEnv', () => {
       redisPrefix: 'steward:',
       port: 3000,
       logLevel: 'info',
+      slack: undefined,
     });
   });
 
@@ -52,6 +53,7 @@ describe('parseEnv', () => {
       redisPrefix: 'staging:',
       port: 8080,
       logLevel: 'debug',
+      slack: undefined,
     });
   });
 
@@ -158,5 +160,32 @@ describe('loadEnv', () => {
     vi.spyOn(process, 'cwd').mockReturnValue(dir);
     process.env.OPENAI_API_KEY = 'from-process';
     expect(loadEnv().openaiApiKey).toBe('from-process');
+  });
+  it('reads the Slack variables as one group, and says what is missing from a half-set group', () => {
+    expect(
+      parseEnv({
+        OPENAI_API_KEY: 'k',
+        SLACK_BOT_TOKEN: 'xoxb-1',
+        SLACK_SIGNING_SECRET: 's3cret',
+        SLACK_API_URL: 'http://127.0.0.1:9/api/',
+      }).slack,
+    ).toEqual({
+      botToken: 'xoxb-1',
+      signingSecret: 's3cret',
+      appToken: undefined,
+      apiUrl: 'http://127.0.0.1:9/api/',
+    });
+    expect(
+      parseEnv({ OPENAI_API_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }).slack?.appToken,
+    ).toBe('xapp-1');
+    expect(() => parseEnv({ OPENAI_API_KEY: 'k', SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow(
+      'SLACK_SIGNING_SECRET is missing: set it (Basic Information in your Slack app) for HTTP mode, or set SLACK_APP_TOKEN for Socket Mode',
+    );
+    expect(() => parseEnv({ OPENAI_API_KEY: 'k', SLACK_SIGNING_SECRET: 's' })).toThrow(
+      'SLACK_BOT_TOKEN is missing',
+    );
+    expect(() =>
+      parseEnv({ OPENAI_API_KEY: 'k', SLACK_BOT_TOKEN: 'xoxp-user-token', SLACK_SIGNING_SECRET: 's' }),
+    ).toThrow('SLACK_BOT_TOKEN must be a bot token starting with xoxb-');
   });
 });

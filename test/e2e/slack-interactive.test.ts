@@ -1,0 +1,213 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../fakes/counting-server.ts';
+import { jsonArg, type RecordedCall } from '../fakes/fake-slack-api.ts';
+import { type ScriptedOpenAI, startScriptedOpenAI } from '../fakes/scripted-openai-server.ts';
+import { appMention, blockActionBody, slashCommandBody, threadReply } from '../fakes/slack-signing.ts';
+import { nextTs, type SlackStack, startSlackStack } from '../support/slack-stack.ts';
+
+let model: ScriptedOpenAI;
+let shop: CountingServer;
+let stack: SlackStack;
+
+function yaml(): string {
+  return `agents:
+  support:
+    instructions: You refund orders.
+    tools: [refund_order, get_item]
+tools:
+  - name: refund_order
+    description: Refund an order.
+    whenToUse: A refund was asked for.
+    whenNotToUse: Lookups.
+    method: POST
+    url: ${shop.url}/refund/{order_id}
+    input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
+    risk: write
+  - name: get_item
+    description: Look up an item.
+    whenToUse: Always.
+    whenNotToUse: Never.
+    url: ${shop.url}/items/{id}
+    input: { type: object, properties: { id: { type: string } }, required: [id] }
+http: { allowedHosts: ["${shop.host}"] }
+approvals:
+  approvers: { slack: [ULEAD, ULEAD2] }
+  allowSelfApproval: false
+admins: { slack: [UCONFIGADMIN] }
+escalation:
+  notify: { slack: [SONCALL] }
+`;
+}
+
+beforeEach(async () => {
+  shop = await startCountingServer();
+  model = await startScriptedOpenAI();
+  stack = await startSlackStack({
+    model,
+    yaml: yaml(),
+    users: { UADMIN: { is_admin: true }, UANA: {}, ULEAD: {}, USTRANGER: {} },
+  });
+});
+afterEach(async () => {
+  await stack.close();
+  await model.close();
+  await shop.close();
+});
+
+/** The message whose blocks carry a button with this action id, and that button's value. */
+async function buttonIn(actionId: string): Promise<{ call: RecordedCall; value: string; ts: string }> {
+  const has = (call: RecordedCall) =>
+    JSON.stringify(jsonArg(call, 'blocks') ?? '').includes(`"action_id":"${actionId}"`);
+  const call = await Promise.any([
+    stack.api.waitForCall('chat.update', has),
+    stack.api.waitForCall('chat.postMessage', has),
+  ]);
+  const blocks = JSON.stringify(jsonArg(call, 'blocks'));
+  const value = new RegExp(
+    `"action_id":"${actionId}"[^}]*?"value":"([^"]+)"|"value":"([^"]+)"[^}]*?"action_id":"${actionId}"`,
+  ).exec(blocks);
+  return { call, value: value?.[1] ?? value?.[2] ?? '', ts: String(call.args.ts ?? '') };
+}
+
+function click(user: string, actionId: string, value: string, messageTs: string, threadTs: string) {
+  return stack.sendForm(
+    blockActionBody({
+      user,
+      channel: 'C1',
+      messageTs,
+      threadTs,
+      actionId,
+      value,
+      responseUrl: stack.api.responseUrl(`click-${user}`),
+    }),
+  );
+}
+
+const blocksOf = (call: RecordedCall) => JSON.stringify(jsonArg(call, 'blocks') ?? '');
+
+const ephemeralTo = (user: string) => (call: RecordedCall) => call.args.user === user;
+
+describe('Slack approvals, escalations and /steward', () => {
+  it('posts an approval card, refuses strangers and the requester, runs the tool once for an approver, and records the outcome', async () => {
+    model.enqueue(
+      { toolCalls: [{ name: 'refund_order', arguments: { order_id: '7' } }] },
+      { reply: 'Refunded order 7.' },
+    );
+    const thread = nextTs();
+    await stack.sendEvent(
+      appMention({ user: 'UANA', channel: 'C1', text: '<@UBOT> refund order 7', ts: thread }),
+    );
+
+    const card = await buttonIn('steward_approve');
+    const blocks = JSON.stringify(jsonArg(card.call, 'blocks'));
+    expect(blocks).toContain('refund_order');
+    expect(blocks).toContain('"style":"primary"');
+    expect(blocks).toContain('"style":"danger"');
+    expect(blocks).toContain('<@ULEAD>');
+    expect(card.value).toMatch(/^[0-9a-f-]{36}$/);
+    const updatesBefore = stack.api.callsTo('chat.update').length;
+
+    expect((await click('USTRANGER', 'steward_approve', card.value, card.ts, thread)).status).toBe(200);
+    const refusal = await stack.api.waitForCall('chat.postEphemeral', ephemeralTo('USTRANGER'));
+    expect(String(refusal.args.text)).toContain('not one of the approvers');
+    await click('UANA', 'steward_approve', card.value, card.ts, thread);
+    const selfRefusal = await stack.api.waitForCall('chat.postEphemeral', ephemeralTo('UANA'));
+    expect(String(selfRefusal.args.text)).toContain('someone else');
+    await sleep(200);
+    expect(stack.api.callsTo('chat.update')).toHaveLength(updatesBefore);
+    expect(shop.requests).toEqual([]);
+
+    await click('ULEAD', 'steward_approve', card.value, card.ts, thread);
+    const decided = await stack.api.waitForCall('chat.update', (c) =>
+      blocksOf(c).includes('Approved by <@ULEAD>'),
+    );
+    expect(blocksOf(decided)).not.toContain('steward_approve');
+    expect(stack.api.callsTo('chat.update').some((c) => blocksOf(c).includes('Handling <@ULEAD>'))).toBe(
+      true,
+    );
+    await stack.api.waitForCall('chat.postMessage', (c) => String(c.args.text).includes('Refunded order 7.'));
+    expect(shop.requests.map((r) => r.path)).toEqual(['/refund/7']);
+
+    await click('ULEAD2', 'steward_approve', card.value, card.ts, thread);
+    const late = await stack.api.waitForCall('chat.postEphemeral', ephemeralTo('ULEAD2'));
+    expect(String(late.args.text)).toMatch(/^Already approved by ULEAD at/);
+    expect(shop.requests).toHaveLength(1);
+  });
+
+  it('posts an escalation card with the on-call group when a guard trips; Take over silences Steward in the thread', async () => {
+    const same = { toolCalls: [{ name: 'get_item', arguments: { id: '1' } }] };
+    model.enqueue(same, same, same);
+    const thread = nextTs();
+    await stack.sendEvent(
+      appMention({ user: 'UANA', channel: 'C1', text: '<@UBOT> look it up', ts: thread }),
+    );
+
+    const card = await buttonIn('steward_take_over');
+    const blocks = JSON.stringify(jsonArg(card.call, 'blocks'));
+    expect(blocks).toContain('the same call to get_item was made 3 times');
+    expect(blocks).toContain('<!subteam^SONCALL>');
+    expect(blocks).toContain('steward_retry');
+    expect(blocks).toContain('steward_dismiss');
+
+    await click('UBOB', 'steward_take_over', card.value, card.ts, thread);
+    await stack.api.waitForCall('chat.update', (c) => blocksOf(c).includes('Taken over by <@UBOB>'));
+    const requestsBefore = model.requests.length;
+    await stack.sendEvent(
+      threadReply({ user: 'UANA', channel: 'C1', text: 'hello?', ts: nextTs(), threadTs: thread }),
+    );
+    await stack.sendEvent(
+      appMention({
+        user: 'UANA',
+        channel: 'C1',
+        text: '<@UBOT> are you there?',
+        ts: nextTs(),
+        threadTs: thread,
+      }),
+    );
+    await sleep(500);
+    expect(model.requests).toHaveLength(requestsBefore);
+  });
+
+  it('/steward pause is refused for a non-admin; for an admin it stops new runs in the channel with a clear message', async () => {
+    await stack.sendForm(
+      slashCommandBody({
+        text: 'pause',
+        userId: 'UANA',
+        channelId: 'C1',
+        responseUrl: stack.api.responseUrl('anna'),
+      }),
+    );
+    const refused = await stack.api.waitForCall('response_url:anna');
+    expect(String(refused.args.text)).toContain('Only workspace admins');
+    expect(refused.args.response_type).toBe('ephemeral');
+
+    await stack.sendForm(
+      slashCommandBody({
+        text: 'pause',
+        userId: 'UADMIN',
+        channelId: 'C1',
+        responseUrl: stack.api.responseUrl('admin'),
+      }),
+    );
+    const paused = await stack.api.waitForCall('response_url:admin');
+    expect(String(paused.args.text).toLowerCase()).toContain('paused');
+
+    await stack.sendEvent(appMention({ user: 'UANA', channel: 'C1', text: '<@UBOT> hello', ts: nextTs() }));
+    const notice = await stack.api.waitForCall('chat.postEphemeral', ephemeralTo('UANA'));
+    expect(String(notice.args.text)).toBe('Steward is paused in this channel. An admin can resume it.');
+    expect(model.requests).toHaveLength(0);
+
+    await stack.sendForm(
+      slashCommandBody({
+        text: 'bogus args here',
+        userId: 'UCONFIGADMIN',
+        channelId: 'C1',
+        responseUrl: stack.api.responseUrl('usage'),
+      }),
+    );
+    expect(String((await stack.api.waitForCall('response_url:usage')).args.text)).toContain(
+      'Usage: /steward',
+    );
+  });
+});
