@@ -48,6 +48,21 @@ export function createSlackSurface(options: SlackSurfaceOptions): Surface {
   const lastProgress = new Map<string, number>();
   const pendingProgress = new Map<string, ReturnType<typeof setTimeout>>();
 
+  /**
+   * Writes to one thread's status message run one after another: a progress update that Slack
+   * rate-limits and the client retries must land before the answer, never after it.
+   */
+  const lanes = new Map<string, Promise<unknown>>();
+  const inOrder = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const next = (lanes.get(key) ?? Promise.resolve()).then(work, work);
+    const settled = next.catch(() => undefined);
+    lanes.set(key, settled);
+    void settled.then(() => {
+      if (lanes.get(key) === settled) lanes.delete(key);
+    });
+    return next;
+  };
+
   const threadOf = (target: ConversationRef) => (target.threadId ? { thread_ts: target.threadId } : {});
   const statusKey = (target: ConversationRef) => `slack:status:${conversationKey(target)}`;
 
@@ -89,18 +104,15 @@ export function createSlackSurface(options: SlackSurfaceOptions): Surface {
     return ref;
   };
 
-  const replaceStatusOrPost = async (
-    target: ConversationRef,
-    text: string,
-    blocks?: readonly KnownBlock[],
-  ) => {
-    const status = await takeStatus(target);
-    if (status) {
-      await update(status, text, blocks);
-      return status;
-    }
-    return post(target, text, blocks);
-  };
+  const replaceStatusOrPost = (target: ConversationRef, text: string, blocks?: readonly KnownBlock[]) =>
+    inOrder(statusKey(target), async () => {
+      const status = await takeStatus(target);
+      if (status) {
+        await update(status, text, blocks);
+        return status;
+      }
+      return post(target, text, blocks);
+    });
 
   return {
     async showWorking(target) {
@@ -110,12 +122,14 @@ export function createSlackSurface(options: SlackSurfaceOptions): Surface {
 
     async showProgress(target, text) {
       const key = statusKey(target);
-      const send = async () => {
-        pendingProgress.delete(key);
-        lastProgress.set(key, now());
-        const ref = await recall(key);
-        if (ref) await update(ref, text, statusText(text));
-      };
+      const send = () =>
+        inOrder(key, async () => {
+          pendingProgress.delete(key);
+          lastProgress.set(key, now());
+          // Gone once the answer (or a card) has taken the status message over.
+          const ref = await recall(key);
+          if (ref) await update(ref, text, statusText(text));
+        });
       const wait = (lastProgress.get(key) ?? 0) + interval - now();
       clearTimeout(pendingProgress.get(key));
       if (wait <= 0) return send();

@@ -53,6 +53,10 @@ export async function resolveEscalation(
       return resolved();
     case 'retry': {
       if (!isAdmin) return refuse(action, action.userId, 'Only admins can retry a run with raised limits.');
+      // The card is posted a moment before the run is recorded as ended (so a crash cannot lose it).
+      if (run.status === 'running') {
+        return refuse(action, action.userId, 'That run is still finishing; try again in a moment.');
+      }
       if (run.status !== 'escalated' && run.status !== 'failed') {
         return refuse(
           action,

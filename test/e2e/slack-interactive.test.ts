@@ -210,4 +210,58 @@ describe('Slack approvals, escalations and /steward', () => {
       'Usage: /steward',
     );
   });
+
+  it('shows tool progress in the status message, waits out a 429, and replaces the status with the answer once', async () => {
+    model.enqueue(
+      { toolCalls: [{ name: 'get_item', arguments: { id: '1234' } }] },
+      { reply: 'Item 1234 is in stock.' },
+    );
+    stack.api.rateLimitNext('chat.update', 1);
+    await stack.sendEvent(
+      appMention({ user: 'UANA', channel: 'C1', text: '<@UBOT> item 1234?', ts: nextTs() }),
+    );
+
+    const answer = await stack.api.waitForCall(
+      'chat.update',
+      (c) => String(c.args.text).includes('Item 1234 is in stock.'),
+      15_000,
+    );
+    expect(answer.args.channel).toBe('C1');
+    expect(stack.api.rateLimited.map((c) => c.method)).toEqual(['chat.update']);
+    const updates = stack.api.callsTo('chat.update').map((c) => `${String(c.args.text)} ${blocksOf(c)}`);
+    expect(updates.some((u) => u.includes('Running get_item (id: 1234)…'))).toBe(true);
+    expect(updates.filter((u) => u.includes('Item 1234 is in stock.'))).toHaveLength(1);
+    expect(stack.api.callsTo('chat.postMessage')).toHaveLength(1);
+  }, 30_000);
+
+  it('lets only admins retry an escalated run, with raised limits, and anyone dismiss the card', async () => {
+    const same = { toolCalls: [{ name: 'get_item', arguments: { id: '1' } }] };
+    model.enqueue(same, same, same, { reply: 'Second try worked.' });
+    const thread = nextTs();
+    await stack.sendEvent(
+      appMention({ user: 'UANA', channel: 'C1', text: '<@UBOT> look it up', ts: thread }),
+    );
+    const card = await buttonIn('steward_retry');
+
+    await click('UANA', 'steward_retry', card.value, card.ts, thread);
+    const refused = await stack.api.waitForCall('chat.postEphemeral', ephemeralTo('UANA'));
+    expect(String(refused.args.text)).toBe('Only admins can retry a run with raised limits.');
+
+    while ((await stack.runtime.steward.runs.get(card.value))?.status !== 'escalated') await sleep(20);
+    await click('UADMIN', 'steward_retry', card.value, card.ts, thread);
+    await stack.api.waitForCall('chat.update', (c) => blocksOf(c).includes('Retried by <@UADMIN>'));
+    await Promise.any([
+      stack.api.waitForCall('chat.update', (c) => String(c.args.text).includes('Second try worked.')),
+      stack.api.waitForCall('chat.postMessage', (c) => String(c.args.text).includes('Second try worked.')),
+    ]);
+    expect(
+      model.requests
+        .at(-1)
+        ?.messages?.filter((m) => m.role === 'user')
+        .at(-1)?.content,
+    ).toBe('look it up');
+
+    await click('UANA', 'steward_dismiss', card.value, card.ts, thread);
+    await stack.api.waitForCall('chat.update', (c) => blocksOf(c).includes('Dismissed by <@UANA>'));
+  });
 });
