@@ -167,6 +167,20 @@ describe('Slack approvals, escalations and /steward', () => {
     );
     await sleep(500);
     expect(model.requests).toHaveLength(requestsBefore);
+
+    // Only the person who took over (or an admin) hands the thread back; then Steward answers again.
+    const release = await buttonIn('steward_release');
+    await click('UANA', 'steward_release', release.value, release.ts, thread);
+    expect(String((await stack.api.waitForCall('chat.postEphemeral', ephemeralTo('UANA'))).args.text)).toBe(
+      'Only UBOB or an admin can hand this thread back to Steward.',
+    );
+    await click('UBOB', 'steward_release', release.value, release.ts, thread);
+    await stack.api.waitForCall('chat.update', (c) => blocksOf(c).includes('Released by <@UBOB>'));
+    model.enqueue({ reply: 'Back again.' });
+    await stack.sendEvent(
+      appMention({ user: 'UANA', channel: 'C1', text: '<@UBOT> and now?', ts: nextTs(), threadTs: thread }),
+    );
+    await stack.api.waitForCall('chat.update', (c) => String(c.args.text).includes('Back again.'));
   });
 
   it('/steward pause is refused for a non-admin; for an admin it stops new runs in the channel with a clear message', async () => {
