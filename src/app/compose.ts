@@ -90,9 +90,13 @@ export interface Steward {
 /** Every secret value the app knows: scrubbed from logs, the audit trail and tool output. */
 export function stewardSecrets(env: Env, config: StewardConfig): string[] {
   const slack = env.slack ? [env.slack.botToken, env.slack.signingSecret, env.slack.appToken] : [];
-  return [env.openaiApiKey, ...slack, ...config.tools.flatMap((tool) => tool.secretValues)].filter(
-    (value): value is string => typeof value === 'string',
-  );
+  const discord = env.discord ? [env.discord.token] : [];
+  return [
+    env.openaiApiKey,
+    ...slack,
+    ...discord,
+    ...config.tools.flatMap((tool) => tool.secretValues),
+  ].filter((value): value is string => typeof value === 'string');
 }
 
 function platformList(ids: PlatformIds, platform: string): readonly string[] {

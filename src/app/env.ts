@@ -23,6 +23,14 @@ export interface Env {
   readonly logLevel: LogLevel;
   /** Set when Slack is configured: HTTP mode with a signing secret, or Socket Mode with an app token. */
   readonly slack: SlackEnv | undefined;
+  /** Set when Discord is configured. */
+  readonly discord: DiscordEnv | undefined;
+}
+
+export interface DiscordEnv {
+  readonly token: string;
+  readonly applicationId: string;
+  readonly apiUrl: string | undefined;
 }
 
 export interface SlackEnv {
@@ -82,6 +90,15 @@ const schema = z.object({
     .string()
     .refine((v) => hasProtocol(v, ['http:', 'https:']))
     .optional(),
+  DISCORD_TOKEN: z.string().min(20).optional(),
+  DISCORD_APPLICATION_ID: z
+    .string()
+    .regex(/^\d{17,20}$/)
+    .optional(),
+  DISCORD_API_URL: z
+    .string()
+    .refine((v) => hasProtocol(v, ['http:', 'https:']))
+    .optional(),
 });
 
 type VariableName = keyof typeof schema.shape;
@@ -100,6 +117,10 @@ const RULES: Record<VariableName, string> = {
   SLACK_SIGNING_SECRET: 'the signing secret from Basic Information in your Slack app',
   SLACK_APP_TOKEN: 'an app-level token starting with xapp- (for Socket Mode)',
   SLACK_API_URL: 'an http:// or https:// URL of the Slack Web API, such as https://slack.com/api/',
+  DISCORD_TOKEN: 'the bot token from the Bot page of your Discord application',
+  DISCORD_APPLICATION_ID:
+    'the Application ID (a long number) from General Information in the developer portal',
+  DISCORD_API_URL: 'an http:// or https:// URL of the Discord REST API, such as https://discord.com/api',
 };
 
 /** Only required variables can be missing; the rest have defaults. */
@@ -166,7 +187,21 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     port: v.PORT,
     logLevel: v.LOG_LEVEL,
     slack: slackEnv(v),
+    discord: discordEnv(v),
   };
+}
+
+function discordEnv(v: z.output<typeof schema>): DiscordEnv | undefined {
+  if (!v.DISCORD_TOKEN && !v.DISCORD_APPLICATION_ID) return undefined;
+  if (!v.DISCORD_TOKEN) {
+    throw new ConfigError('environment', [`DISCORD_TOKEN is missing: set it to ${RULES.DISCORD_TOKEN}`]);
+  }
+  if (!v.DISCORD_APPLICATION_ID) {
+    throw new ConfigError('environment', [
+      `DISCORD_APPLICATION_ID is missing: set it to ${RULES.DISCORD_APPLICATION_ID}`,
+    ]);
+  }
+  return { token: v.DISCORD_TOKEN, applicationId: v.DISCORD_APPLICATION_ID, apiUrl: v.DISCORD_API_URL };
 }
 
 /** Slack is all or nothing: a half-configured app would start and then fail on the first event. */

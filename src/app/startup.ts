@@ -22,14 +22,14 @@ export function loadSettings(source: Record<string, string | undefined>): Settin
   return { env, config, usingBuiltInConfig: env.configPathIsDefault && !configExists(env.configPath) };
 }
 
-/** Platforms whose credentials are set. Discord joins this list in its own issue. */
+/** Platforms whose credentials are set. */
 export function configuredPlatforms(env: Env): string[] {
-  return env.slack ? ['slack'] : [];
+  return [...(env.slack ? ['slack'] : []), ...(env.discord ? ['discord'] : [])];
 }
 
 export const NO_PLATFORM_MESSAGE = [
   'Steward has no chat platform configured, so there is nothing to connect to.',
-  'Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see the README), or talk to the agent in your terminal:',
+  'Set the Slack or Discord variables (see the README), or talk to the agent in your terminal:',
   '',
   '  npm run chat',
   '',

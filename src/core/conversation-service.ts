@@ -58,7 +58,13 @@ export interface ConversationServiceOptions {
 }
 
 export interface ConversationService {
-  handleMessage(message: IncomingMessage): Promise<Handled>;
+  /**
+   * Claims a platform event id once across processes. An adapter that must act before handing a
+   * message over (create a reply thread, acknowledge an interaction) claims first and passes
+   * `claimed: true`, so only one process acts.
+   */
+  claim(eventId: string): Promise<boolean>;
+  handleMessage(message: IncomingMessage, options?: { readonly claimed?: boolean }): Promise<Handled>;
   handleAction(action: ButtonAction, clicker?: Clicker): Promise<Handled>;
   /** Approvals still waiting in a conversation, oldest first (e.g. after a restart). */
   pendingApprovals(conversation: ConversationRef): Promise<PendingApproval[]>;
@@ -106,9 +112,13 @@ export function createConversationService(options: ConversationServiceOptions): 
       options.approvals.listPending(conversationKey(conversation), clock.now()),
     isFollowUp: (conversation) => flags.isActive(conversationKey(conversation)),
 
-    handleMessage: (message) =>
+    claim: (eventId) => options.dedupe.claim(eventId),
+
+    handleMessage: (message, handling = {}) =>
       guarded(message, message.userId, async () => {
-        if (!(await options.dedupe.claim(message.eventId))) return { status: 'ignored', reason: 'duplicate' };
+        if (!handling.claimed && !(await options.dedupe.claim(message.eventId))) {
+          return { status: 'ignored', reason: 'duplicate' };
+        }
         const key = conversationKey(message);
         // A person owns this thread now; Steward stays quiet until they release it.
         if (await flags.takenOverBy(key)) return { status: 'ignored', reason: 'taken_over' };

@@ -28,6 +28,7 @@ describe('parseEnv', () => {
       port: 3000,
       logLevel: 'info',
       slack: undefined,
+      discord: undefined,
     });
   });
 
@@ -54,6 +55,7 @@ describe('parseEnv', () => {
       port: 8080,
       logLevel: 'debug',
       slack: undefined,
+      discord: undefined,
     });
   });
 
