@@ -118,6 +118,7 @@ describe('Discord', () => {
     await discord.waitForCall('POST', new RegExp(`^/channels/${DM_CHANNEL}/messages$`));
     await sleep(300);
     expect(posted(DM_CHANNEL).map((b) => b.content)).toEqual(['You said: hello there']);
+    expect(discord.callsTo('POST', new RegExp(`^/channels/${DM_CHANNEL}/typing$`)).length).toBeGreaterThan(0);
     expect(model.requests).toHaveLength(1);
   });
 
@@ -154,6 +155,9 @@ describe('Discord', () => {
       script: [{ toolCalls: [{ name: 'refund_order', arguments: { order_id: '7' } }] }],
       fallback: { reply: 'Refunded order 7.' },
     });
+    // The shop takes 4 s: the click must still be acknowledged within Discord's 3 s.
+    await shop.close();
+    shop = await startCountingServer({ delayMs: 4_000 });
     await stack();
     const message = mention('refund order 7');
     const card = await discord.waitForCall('POST', new RegExp(`^/channels/${message.id}/messages$`), (c) =>
@@ -181,8 +185,11 @@ describe('Discord', () => {
       channelId: message.id,
     });
     await discord.dispatchInteraction(approve);
-    await discord.waitForCall('POST', new RegExp(`^/channels/${message.id}/messages$`), (c) =>
-      String((c.body as { content?: unknown }).content).includes('Refunded order 7.'),
+    await discord.waitForCall(
+      'POST',
+      new RegExp(`^/channels/${message.id}/messages$`),
+      (c) => String((c.body as { content?: unknown }).content).includes('Refunded order 7.'),
+      15_000,
     );
     const edits = discord.callsTo('PATCH', new RegExp(`^/channels/${message.id}/messages/`));
     const decided = edits.map((e) => e.body as { components?: unknown[]; embeds?: unknown[] }).at(-1);
