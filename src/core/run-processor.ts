@@ -215,7 +215,17 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       if (error instanceof StateUnavailableError) throw error;
       logger.error({ err: error, runId: record.runId }, 'run failed on an unexpected error');
       const reason = `an internal error stopped it (${error instanceof Error ? error.message : String(error)})`;
-      await end(await current(record), { status: 'failed', reason });
+      const outcome = { status: 'failed', reason } as const;
+      try {
+        await end(await current(record), outcome);
+      } catch (notified) {
+        // The platform cannot be told either (it may be what failed): the run still must not stay
+        // `running` with no worker, so its end is recorded without a message.
+        logger.error({ err: notified, runId: record.runId }, 'could not report a failed run');
+        await runs.transition(record.runId, 'failed', { outcome }).catch((transition: unknown) => {
+          if (!(transition instanceof IllegalTransitionError)) throw transition;
+        });
+      }
     }
   };
 

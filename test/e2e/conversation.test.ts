@@ -269,4 +269,33 @@ describe('a conversation through the composed app', () => {
     const offered = server.requests[0]?.tools?.map((t) => (t.type === 'function' ? t.function.name : ''));
     expect(offered).toEqual(['get_order']);
   });
+
+  it('ends a run as failed, not running, when the platform is down as it finishes', async () => {
+    const s = await stack({
+      wrapSurface: (surface) => ({
+        ...surface,
+        postAnswer: async () => {
+          throw new Error('Slack is down');
+        },
+        postNotice: async () => {
+          throw new Error('Slack is down');
+        },
+      }),
+    });
+    server.enqueue({ reply: 'an answer nobody will see' });
+
+    const queued = await s.steward.service.handleMessage(mention('hello'));
+    const runId = queued.status === 'queued' ? queued.runId : '';
+
+    let record = await s.steward.runs.get(runId);
+    for (let i = 0; i < 100 && record?.status !== 'failed'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      record = await s.steward.runs.get(runId);
+    }
+    expect(record?.status).toBe('failed');
+    expect(record?.outcome).toMatchObject({
+      status: 'failed',
+      reason: expect.stringContaining('Slack is down'),
+    });
+  });
 });

@@ -29,6 +29,8 @@ export interface StackOptions {
   readonly worker?: false | WorkerSettings;
   /** Share state with another stack (two processes on one Redis). */
   readonly prefix?: string;
+  /** Wraps the recording surface (e.g. to make a platform call fail). */
+  readonly wrapSurface?: (surface: RecordingSurface) => RecordingSurface;
 }
 
 /** The whole app as `npm start` composes it, from YAML and environment, on the test Redis. */
@@ -57,7 +59,7 @@ export async function createStack(options: StackOptions): Promise<Stack> {
   const steward = await createSteward({
     env,
     config,
-    surface,
+    surface: options.wrapSurface ? options.wrapSurface(surface) : surface,
     auditSinks: [{ record: (event) => audit.push(event) }],
     logDestination: destination,
     model: { initialDelayMs: 5, maxDelayMs: 20 },
