@@ -17,6 +17,11 @@ export interface RedisAuditSinkOptions {
   readonly runTtlSeconds?: number;
   /** The channel key of a run this process did not see start (e.g. resumed elsewhere). */
   readonly channelKeyFor?: (runId: string) => string | undefined;
+  /**
+   * How long events gather before one pipeline writes them. A step of a run records several
+   * events in different ticks; a short window writes them in one round trip. Default 20 ms.
+   */
+  readonly flushDelayMs?: number;
 }
 
 export interface RedisAuditSink extends AuditSink {
@@ -43,6 +48,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
   const runMaxLen = String(options.runMaxLen ?? DEFAULT_RUN_MAXLEN);
   const runTtl = options.runTtlSeconds ?? DEFAULT_RUN_TTL_SECONDS;
   const channelOfRun = new Map<string, string>();
+  const flushDelayMs = options.flushDelayMs ?? 20;
   let buffer: AuditEvent[] = [];
   let dropped = 0;
   let scheduled = false;
@@ -68,6 +74,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
 
   const write = async (batch: readonly AuditEvent[]): Promise<void> => {
     const pipeline = redis.pipeline();
+    const runKeys = new Set<string>();
     for (const event of batch) {
       let json: string;
       try {
@@ -81,7 +88,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       }
       const runKey = keys.auditRun(event.runId);
       pipeline.xadd(runKey, 'MAXLEN', '~', runMaxLen, '*', 'event', json);
-      pipeline.expire(runKey, runTtl);
+      runKeys.add(runKey);
       const channel = channelFor(event);
       if (channel !== undefined) {
         pipeline.xadd(keys.auditChannel(channel), 'MAXLEN', '~', channelMaxLen, '*', 'event', json);
@@ -90,6 +97,8 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       if (event.type === 'run.ended' && event.outcome !== 'awaiting_approval')
         channelOfRun.delete(event.runId);
     }
+    // Once per run stream per batch, not per event.
+    for (const runKey of runKeys) pipeline.expire(runKey, runTtl);
     if (pipeline.length === 0) return;
     try {
       const replies = (await pipeline.exec()) ?? [];
@@ -123,10 +132,12 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
         }
         if (scheduled) return;
         scheduled = true;
-        setImmediate(() => {
+        const timer = setTimeout(() => {
           scheduled = false;
           void flushBuffered();
-        });
+        }, flushDelayMs);
+        // A pending flush must not keep a finished process alive; close() calls flush() itself.
+        timer.unref();
       } catch (error) {
         logger.warn({ err: error }, 'audit: could not record an event');
       }
