@@ -17,7 +17,9 @@ try {
   });
   const verbose = settings.env.logLevel === 'debug' || settings.env.logLevel === 'trace';
   const steward = await createSteward({
-    env: settings.env,
+    // Its own keys and queue: a console sharing Redis with a deployment must never pick up (and
+    // print) another platform's runs, nor have its runs taken by a worker that cannot show them.
+    env: { ...settings.env, redisPrefix: `${settings.env.redisPrefix}console:` },
     config: settings.config,
     surface: adapter.surface,
     auditSinks: [adapter.activity],

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import { createSteward } from '../../src/app/compose.ts';
 import { parseConfig } from '../../src/app/config-file.ts';
@@ -122,6 +122,11 @@ describe('the console adapter', () => {
 
 describe('the npm run chat and npm start entry points', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'steward-entry-'));
+  afterAll(async () => {
+    const redis = new Redis(inject('redisUrl'));
+    await deleteKeysWithPrefix(redis, baseEnv.STEWARD_REDIS_PREFIX);
+    await redis.quit();
+  });
   const baseEnv = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? cwd,
