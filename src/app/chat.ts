@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { createConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import { createSteward } from './compose.ts';
 import { readProcessEnv } from './env.ts';
+import { closeOnSignals } from './shutdown.ts';
 import { describeStartupError, loadSettings } from './startup.ts';
 
 // `npm run chat`: a terminal conversation with the default agent, through the same durable queue
@@ -31,11 +32,7 @@ try {
       `(no ${settings.env.configPath}: using the built-in assistant; see steward.example.yaml)\n`,
     );
   }
-  const stop = () => {
-    void steward.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignals(() => steward.close());
   await adapter.run(steward.service);
   await steward.close();
 } catch (error) {

@@ -10,6 +10,8 @@ import {
   createConversationService,
   type Surface,
 } from '../core/conversation-service.ts';
+import { delegateTool, delegateToolName } from '../core/delegation.ts';
+import { createPlanner } from '../core/planner.ts';
 import type { AuditSink, Clock, Logger, ModelClient } from '../core/ports.ts';
 import { createRedactor, type Redactor } from '../core/redaction.ts';
 import { createRunProcessor } from '../core/run-processor.ts';
@@ -148,10 +150,6 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     }),
   });
   const redisAudit = createRedisAuditSink({ redis, keys, logger });
-  const registry = createToolRegistry([
-    ...BUILT_IN_TOOLS,
-    ...config.tools.map((tool) => createHttpTool(tool, { allowedHosts: config.http.allowedHosts })),
-  ]);
   const agents = new Map<string, AgentProfile>(
     Object.values(config.agents).map((agent) => [
       agent.name,
@@ -159,11 +157,26 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
         name: agent.name,
         model: agent.model ?? env.openaiModel,
         instructions: agent.instructions,
-        tools: agent.tools,
+        // Each delegate appears to the agent as an ask_<agent> tool.
+        tools: [...agent.tools, ...agent.delegates.map((d) => delegateToolName(d.agent))],
         limits: agent.limits,
+        delegates: agent.delegates,
+        outputChecks: agent.outputChecks,
+        ...(agent.planner ? { planner: agent.planner } : {}),
       },
     ]),
   );
+  const delegateTargets = new Set(
+    Object.values(config.agents).flatMap((agent) => agent.delegates.map((d) => d.agent)),
+  );
+  const registry = createToolRegistry([
+    ...BUILT_IN_TOOLS,
+    ...config.tools.map((tool) => createHttpTool(tool, { allowedHosts: config.http.allowedHosts })),
+    ...[...delegateTargets].flatMap((name) => {
+      const target = agents.get(name);
+      return target ? [delegateTool(target)] : [];
+    }),
+  ]);
   const runner = createAgentRunner({
     model,
     registry,
@@ -176,6 +189,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     redact,
     notes,
     checkpoints: runs,
+    planner: createPlanner({ model }),
   });
   const queue = createRunQueue({ connection: redis, prefix: env.redisPrefix, logger });
   const surface =

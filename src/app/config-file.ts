@@ -18,8 +18,26 @@ import { type HttpToolConfig, resolveTools, unknownToolMessage } from './config-
 
 export type { ApprovalMode, HttpMethod, HttpToolConfig, ToolCategory, ToolRisk } from './config-tools.ts';
 
+export interface DelegateConfig {
+  agent: string;
+  /** The hand-off itself needs a person's approval. */
+  requiresApproval: boolean;
+}
+
+export interface IdentifierCheck {
+  /** What people call it ("order number"), for messages and the audit trail. */
+  name: string;
+  pattern: string;
+}
+
 export interface AgentConfig {
   name: string;
+  /** Agents this one may hand work to, each shown to it as an `ask_<agent>` tool. */
+  delegates: DelegateConfig[];
+  /** A cheaper model that plans each step (plan–execute–observe); absent: no planning. */
+  planner?: { model: string };
+  /** Identifiers that must come from a tool result; one in the answer that none returned is fabricated. */
+  outputChecks: { identifiers: IdentifierCheck[] };
   /** Falls back to OPENAI_MODEL when absent. */
   model?: string;
   instructions: string;
@@ -77,6 +95,8 @@ export const BUILT_IN_CONFIG: StewardConfig = {
       ].join(' '),
       tools: ['escalate_to_human'],
       limits: { ...DEFAULT_RUN_LIMITS },
+      delegates: [],
+      outputChecks: { identifiers: [] },
     },
   },
   tools: [],
@@ -127,6 +147,7 @@ function resolveLimits(limits: RawConfig['agents'][string]['limits']): RunLimits
     maxRepeatedCalls: limits.maxRepeatedCalls ?? DEFAULT_RUN_LIMITS.maxRepeatedCalls,
     maxConsecutiveFailures: limits.maxConsecutiveFailures ?? DEFAULT_RUN_LIMITS.maxConsecutiveFailures,
     timeoutMs: limits.timeoutMs ?? DEFAULT_RUN_LIMITS.timeoutMs,
+    maxDelegationDepth: limits.maxDelegationDepth ?? DEFAULT_RUN_LIMITS.maxDelegationDepth,
   };
 }
 
@@ -142,14 +163,38 @@ function resolveAgents(
         problems.push(`${formatPath(['agents', name, 'tools', i])}: ${unknownToolMessage(tool, knownTools)}`);
       }
     });
+    const delegates = agent.delegates.map((entry) =>
+      typeof entry === 'string' ? { agent: entry, requiresApproval: false } : entry,
+    );
+    delegates.forEach((delegate, i) => {
+      const at = formatPath(['agents', name, 'delegates', i]);
+      if (delegate.agent === name) problems.push(`${at}: an agent cannot delegate to itself`);
+      else if (!(delegate.agent in raw.agents)) {
+        problems.push(
+          `${at}: expected one of the agents (${Object.keys(raw.agents).join(', ')}), got ${JSON.stringify(delegate.agent)}`,
+        );
+      }
+    });
+    agent.outputChecks.identifiers.forEach((check, i) => {
+      try {
+        new RegExp(check.pattern, 'g');
+      } catch (error) {
+        problems.push(
+          `${formatPath(['agents', name, 'outputChecks', 'identifiers', i, 'pattern'])}: not a valid regular expression (${toError(error).message})`,
+        );
+      }
+    });
     const resolved: AgentConfig = {
       name,
       instructions: agent.instructions,
       // Listing a tool twice is harmless; the model should still see it once.
       tools: [...new Set(agent.tools)],
       limits: resolveLimits(agent.limits),
+      delegates,
+      outputChecks: { identifiers: agent.outputChecks.identifiers },
     };
     if (agent.model !== undefined) resolved.model = agent.model;
+    if (agent.planner !== undefined) resolved.planner = agent.planner;
     agents[name] = resolved;
   }
   return agents;

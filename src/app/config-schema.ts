@@ -52,6 +52,7 @@ const limitsSchema = z
       maxRepeatedCalls: positiveInt().optional(),
       maxConsecutiveFailures: positiveInt().optional(),
       timeoutMs: positiveInt().optional(),
+      maxDelegationDepth: positiveInt().optional(),
     },
     { error: 'a mapping of run limits (maxIterations, maxTokens, maxRepeatedCalls, ...)' },
   )
@@ -63,8 +64,39 @@ const agentSchema = z.strictObject(
     instructions: text("the agent's instructions as non-empty text"),
     tools: list(text('a tool name'), 'a list of tool names'),
     limits: limitsSchema,
+    delegates: list(
+      z.union(
+        [
+          text('an agent name'),
+          z.strictObject({
+            agent: text('an agent name'),
+            requiresApproval: z.boolean({ error: 'true or false' }).default(false),
+          }),
+        ],
+        { error: 'an agent name, or { agent, requiresApproval }' },
+      ),
+      'a list of agent names',
+    ),
+    planner: z.strictObject({ model: text('a model name') }, { error: 'a mapping with model' }).optional(),
+    outputChecks: z
+      .strictObject(
+        {
+          identifiers: list(
+            z.strictObject(
+              { name: text('a name such as "order number"'), pattern: text('a regular expression') },
+              { error: 'a mapping with name and pattern' },
+            ),
+            'a list of identifier patterns',
+          ),
+        },
+        { error: 'a mapping with identifiers' },
+      )
+      .prefault({}),
   },
-  { error: 'a mapping with instructions (and optionally model, tools, limits)' },
+  {
+    error:
+      'a mapping with instructions (and optionally model, tools, limits, delegates, planner, outputChecks)',
+  },
 );
 
 const JSON_SCHEMA = 'a JSON Schema such as { type: string }';

@@ -2,6 +2,7 @@ import { createDiscordConnector } from './discord-connector.ts';
 import { readProcessEnv } from './env.ts';
 import type { PlatformConnector } from './platform-connector.ts';
 import { startRuntime } from './runtime.ts';
+import { closeOnSignals } from './shutdown.ts';
 import { createSlackConnector } from './slack-connector.ts';
 import { describeStartupError, loadSettings, NO_PLATFORM_MESSAGE } from './startup.ts';
 
@@ -22,11 +23,7 @@ try {
         return connectors;
       },
     });
-    const stop = () => {
-      void runtime.close().then(() => process.exit(0));
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    closeOnSignals(() => runtime.close());
   }
 } catch (error) {
   process.stderr.write(describeStartupError(error, source.REDIS_URL));

@@ -2,10 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { AgentProfile } from './agent-profile.ts';
 import type { AuditEventBody } from './audit-events.ts';
 import type { ConversationRef } from './conversation.ts';
+import { carveLimits } from './delegation.ts';
 import { ApprovalNotFoundError, ModelCallError, StewardError } from './errors.ts';
 import { checkDeadline, checkIterations, checkTokens, firstTripped } from './guards.ts';
+import type { RunLimits } from './limits.ts';
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from './limits.ts';
-import { addUsage, type ChatMessage } from './messages.ts';
+import { addUsage, type ChatMessage, type ToolCallRequest } from './messages.ts';
+import { checkAnswer, toolsForStep, withReminder } from './plan-and-check.ts';
+import type { Planner } from './planner.ts';
 import { type AuditSink, type Clock, type Logger, type ModelClient, systemClock } from './ports.ts';
 import { createRedactor, type Redactor } from './redaction.ts';
 import type { ApprovalDecision, RunContext } from './run-context.ts';
@@ -29,6 +33,8 @@ export interface AgentRunnerOptions {
   readonly newId?: () => string;
   /** The channel notes tools read and write. */
   readonly notes: NotesStore;
+  /** Plans each step for agents configured with a planner (plan–execute–observe). */
+  readonly planner?: Planner;
   /** Where checkpoints go (the run store); without it a run lives only in this process. */
   readonly checkpoints?: Pick<RunStore, 'saveCheckpoint'>;
 }
@@ -97,9 +103,11 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       onEvent?: (event: AuditEventBody) => void;
     },
     decision: ApprovalDecision | null,
+    checkpoint?: () => Promise<void>,
   ): RunContext => {
     const logger = options.logger.child({ runId: state.runId, traceId: state.traceId, agent: agent.name });
-    return {
+    const tree = state.parentRunId ? { parentRunId: state.parentRunId, rootRunId: state.rootRunId } : {};
+    const ctx: RunContext = {
       state,
       agent: scaled(agent, state.limitsScale),
       channelAllowlist: input.channelAllowlist,
@@ -114,12 +122,116 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       approvalTtlMs: options.approvalTtlMs,
       newId,
       notes: options.notes,
-      checkpoint: () => options.checkpoints?.saveCheckpoint(state) ?? Promise.resolve(),
+      // A sub-agent is saved inside the top run's checkpoint, so the whole tree resumes together.
+      checkpoint: checkpoint ?? (() => options.checkpoints?.saveCheckpoint(state) ?? Promise.resolve()),
       audit: (event: AuditEventBody) => {
-        options.audit.record({ ...event, runId: state.runId, traceId: state.traceId, at: clock.now() });
+        options.audit.record({
+          ...event,
+          ...tree,
+          runId: state.runId,
+          traceId: state.traceId,
+          at: clock.now(),
+        });
         input.onEvent?.(event);
       },
+      childLimits: (target) => carveLimits(state, ctx.agent.limits, agentNamed(target).limits, clock.now()),
+      runChild: (call, target, task, limits) => runChild(ctx, input, call, agentNamed(target), task, limits),
     };
+    return ctx;
+  };
+
+  /** A sub-agent's turn inside the parent's: started fresh, resumed with a decision, or continued. */
+  const runChild = async (
+    parent: RunContext,
+    input: {
+      channelAllowlist?: readonly string[] | undefined;
+      signal?: AbortSignal;
+      onEvent?: (event: AuditEventBody) => void;
+    },
+    call: ToolCallRequest,
+    target: AgentProfile,
+    task: string,
+    limits: RunLimits,
+  ): Promise<TurnResult> => {
+    const { state } = parent;
+    const existing = state.child?.callId === call.id ? state.child.state : undefined;
+    const now = clock.now();
+    const childState =
+      existing ??
+      newRunState({
+        runId: `${state.runId}.${call.id}`,
+        traceId: state.traceId,
+        agent: target.name,
+        requestedBy: state.requestedBy,
+        conversation: state.conversation,
+        startedAt: now,
+        deadlineAt: Math.min(state.deadlineAt, now + limits.timeoutMs),
+        messages: [
+          { role: 'system', content: target.instructions },
+          { role: 'user', content: task },
+        ],
+        rootRunId: state.rootRunId,
+        parentRunId: state.runId,
+        chain: [...state.chain, target.name],
+      });
+    state.child = { callId: call.id, state: childState };
+    const carved = existing
+      ? carveLimits(state, parent.agent.limits, target.limits, now)
+      : { ok: true as const, limits };
+    const childLimits = carved.ok
+      ? carved.limits
+      : { ...target.limits, maxIterations: childState.iterations };
+    // The decision for a child's approval travels down to the child that asked for it.
+    const decision =
+      parent.decision && childState.pendingApproval?.approvalId === parent.decision.approvalId
+        ? parent.decision
+        : null;
+    if (decision) {
+      parent.decision = null;
+      state.pendingApproval = null;
+    }
+    const childCtx = contextFor(childState, { ...target, limits: childLimits }, input, decision, () =>
+      parent.checkpoint(),
+    );
+    if (!existing) {
+      childCtx.audit({
+        type: 'run.started',
+        agent: target.name,
+        requestedBy: state.requestedBy,
+        conversation: state.conversation,
+      });
+    }
+    const result = existing && !decision ? await continueFrom(childCtx) : await drive(childCtx);
+    if (result.outcome.status === 'awaiting_approval') {
+      state.child = { callId: call.id, state: result.state };
+    } else {
+      state.child = null;
+      state.usage = addUsage(state.usage, result.state.usage);
+      state.iterations += result.state.iterations;
+    }
+    return result;
+  };
+
+  /** Carries on from a checkpoint: the shared part of `continue` and a resumed sub-agent. */
+  const continueFrom = async (ctx: RunContext): Promise<TurnResult> => {
+    const { state } = ctx;
+    if (state.inFlight) {
+      const { tool, callId, startedAt } = state.inFlight;
+      const reason = `the outcome of ${tool} is unknown: call ${callId} started at ${new Date(startedAt).toISOString()} and its process stopped before it finished, so it was not run again`;
+      return endRun(ctx, trip(ctx, { tripped: true, guard: 'unknown_outcome', reason }));
+    }
+    if (state.pendingApproval) {
+      return {
+        outcome: { status: 'awaiting_approval', approval: state.pendingApproval },
+        state: structuredClone(state),
+      };
+    }
+    const last = state.messages.at(-1);
+    if (!state.batch && !state.child && last?.role === 'assistant' && !last.toolCalls?.length) {
+      // The answer was in hand when the process stopped; do not ask the model again.
+      return endRun(ctx, { status: 'completed', text: last.content ?? '' });
+    }
+    return drive(ctx);
   };
 
   const drive = async (ctx: RunContext): Promise<TurnResult> => {
@@ -141,8 +253,9 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       const started = clock.now();
       let response: Awaited<ReturnType<ModelClient['complete']>>;
       try {
+        const tools = await toolsForStep(ctx, options.planner, visibleTools(ctx));
         response = await options.model.complete(
-          { model: agent.model, messages: state.messages, tools: visibleTools(ctx) },
+          { model: agent.model, messages: withReminder(state.messages, agent), tools },
           { signal: ctx.signal, deadlineAt: state.deadlineAt },
         );
       } catch (error) {
@@ -173,8 +286,14 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
         ...(hasCalls ? { toolCalls: response.toolCalls } : {}),
       });
       if (!hasCalls) {
+        const text = response.content ?? '';
+        const checked = checkAnswer(ctx, text);
         await ctx.checkpoint();
-        return end({ status: 'completed', text: response.content ?? '' });
+        if (checked.kind === 'retry') continue;
+        if (checked.kind === 'escalate') {
+          return end(trip(ctx, { tripped: true, guard: 'fabricated_output', reason: checked.reason }));
+        }
+        return end({ status: 'completed', text });
       }
 
       const overBudget = checkTokens(state, agent.limits);
@@ -227,21 +346,7 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
 
     async continue(checkpoint, input) {
       const state = structuredClone(checkpoint);
-      const ctx = contextFor(state, agentNamed(state.agent), input, null);
-      if (state.inFlight) {
-        const { tool, callId, startedAt } = state.inFlight;
-        const reason = `the outcome of ${tool} is unknown: call ${callId} started at ${new Date(startedAt).toISOString()} and its process stopped before it finished, so it was not run again`;
-        return endRun(ctx, trip(ctx, { tripped: true, guard: 'unknown_outcome', reason }));
-      }
-      if (state.pendingApproval) {
-        return { outcome: { status: 'awaiting_approval', approval: state.pendingApproval }, state };
-      }
-      const last = state.messages.at(-1);
-      if (!state.batch && last?.role === 'assistant' && !last.toolCalls?.length) {
-        // The answer was in hand when the process stopped; do not ask the model again.
-        return endRun(ctx, { status: 'completed', text: last.content ?? '' });
-      }
-      return drive(ctx);
+      return continueFrom(contextFor(state, agentNamed(state.agent), input, null));
     },
   };
 }

@@ -5,6 +5,9 @@ interface AuditBase {
   readonly runId: string;
   readonly traceId: string;
   readonly at: number;
+  /** Set on a sub-agent's events: the run that delegated to it, and the top run of the tree. */
+  readonly parentRunId?: string;
+  readonly rootRunId?: string;
 }
 
 export type AuditEventBody =
@@ -67,6 +70,19 @@ export type AuditEventBody =
     }
   | { readonly type: 'tool.skipped'; readonly tool: string; readonly callId: string; readonly reason: string }
   | { readonly type: 'guard.tripped'; readonly guard: string; readonly reason: string }
+  | {
+      readonly type: 'delegation.refused';
+      readonly tool: string;
+      readonly callId: string;
+      readonly reason: string;
+    }
+  | {
+      readonly type: 'output.checked';
+      readonly check: string;
+      readonly verdict: 'pass' | 'fabricated';
+      readonly detail?: string;
+    }
+  | { readonly type: 'plan.made'; readonly next: string; readonly why: string; readonly valid: boolean }
   | {
       readonly type: 'run.ended';
       readonly outcome: 'completed' | 'escalated' | 'failed' | 'awaiting_approval' | 'cancelled';

@@ -14,7 +14,9 @@ export type GuardName =
   | 'repeated_call'
   | 'consecutive_failures'
   /** A side effect started before a crash and its outcome is not known. */
-  | 'unknown_outcome';
+  | 'unknown_outcome'
+  /** The answer cited an identifier no tool returned, twice. */
+  | 'fabricated_output';
 
 const OK: GuardResult = { tripped: false };
 

@@ -13,6 +13,8 @@ export interface RunLimits {
   readonly maxConsecutiveFailures: number;
   /** Wall-clock deadline for the whole run. */
   readonly timeoutMs: number;
+  /** How deep agents may hand work to sub-agents (the top agent is depth 0). */
+  readonly maxDelegationDepth: number;
 }
 
 export const DEFAULT_RUN_LIMITS: RunLimits = Object.freeze({
@@ -21,6 +23,7 @@ export const DEFAULT_RUN_LIMITS: RunLimits = Object.freeze({
   maxRepeatedCalls: 3,
   maxConsecutiveFailures: 3,
   timeoutMs: 300_000,
+  maxDelegationDepth: 3,
 });
 
 export const DEFAULT_TOOL_TIMEOUT_MS = 15_000;

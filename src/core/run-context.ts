@@ -1,8 +1,10 @@
 import type { AgentProfile } from './agent-profile.ts';
 import type { AuditEventBody } from './audit-events.ts';
+import type { RunLimits } from './limits.ts';
+import type { ToolCallRequest } from './messages.ts';
 import type { Clock, Logger } from './ports.ts';
 import type { Redactor } from './redaction.ts';
-import type { RunState } from './run-state.ts';
+import type { RunState, TurnResult } from './run-state.ts';
 import type { NotesStore } from './stores.ts';
 import type { ToolExecutor } from './tools/tool-executor.ts';
 import type { ToolRegistry } from './tools/tool-registry.ts';
@@ -34,4 +36,13 @@ export interface RunContext {
   audit(event: AuditEventBody): void;
   /** Saves the run state so any process can continue it from here. */
   checkpoint(): Promise<void>;
+  /**
+   * Runs (or, when this call already has one, continues) a sub-agent for a delegation call, inside
+   * this run; resolves with the child's outcome. Usage is charged to this run when the child ends.
+   */
+  runChild(call: ToolCallRequest, target: string, task: string, limits: RunLimits): Promise<TurnResult>;
+  /** The limits a new sub-agent would get, carved out of what this run has left. */
+  childLimits(
+    target: string,
+  ): { readonly ok: true; readonly limits: RunLimits } | { readonly ok: false; readonly reason: string };
 }

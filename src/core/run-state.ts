@@ -52,6 +52,17 @@ export interface RunState {
   inFlight: { readonly callId: string; readonly tool: string; readonly startedAt: number } | null;
   /** Multiplies the agent's iteration, token and time limits (raised for a retry). */
   readonly limitsScale: number;
+  /** The top run of a delegation tree (this run's own id at the top). Approvals name it. */
+  readonly rootRunId: string;
+  readonly parentRunId: string | null;
+  /** Agents from the top run down to this one: the delegation chain, for depth and cycle guards. */
+  readonly chain: readonly string[];
+  /** A sub-agent working for this run, checkpointed inside it so a crash resumes it where it was. */
+  child: { readonly callId: string; readonly state: RunState } | null;
+  /** Answers sent back to the model for citing an identifier no tool returned (at most one). */
+  outputCorrections?: number;
+  /** The request looked simple, so this run takes the fast path with no planner. */
+  skipPlanner?: boolean;
 }
 
 export type RunOutcome =
@@ -85,10 +96,17 @@ export function newRunState(init: {
   readonly deadlineAt: number;
   readonly messages: ChatMessage[];
   readonly limitsScale?: number;
+  readonly rootRunId?: string;
+  readonly parentRunId?: string | null;
+  readonly chain?: readonly string[];
 }): RunState {
   return {
     ...init,
     limitsScale: init.limitsScale ?? 1,
+    rootRunId: init.rootRunId ?? init.runId,
+    parentRunId: init.parentRunId ?? null,
+    chain: init.chain ?? [init.agent],
+    child: null,
     iterations: 0,
     usage: ZERO_USAGE,
     callCounts: {},

@@ -1,5 +1,6 @@
 import { decideToolCall } from '../policy/tool-policy.ts';
 import { hashArguments } from './canonical-json.ts';
+import { DELEGATE_PREFIX, delegationInput, delegationRefusal } from './delegation.ts';
 import { checkConsecutiveFailures, checkRepetition, type GuardResult } from './guards.ts';
 import { isRecord } from './is-record.ts';
 import type { ToolCallRequest } from './messages.ts';
@@ -8,7 +9,7 @@ import type { RunContext } from './run-context.ts';
 import type { PendingApproval, RunOutcome } from './run-state.ts';
 import type { Tool } from './tools/define-tool.ts';
 import { renderToolResult } from './tools/render-result.ts';
-import { failure, type ToolResult } from './tools/tool-result.ts';
+import { failure, success, type ToolResult } from './tools/tool-result.ts';
 
 /** How one tool call went, as far as the rest of its batch is concerned. */
 type CallStep =
@@ -57,6 +58,10 @@ async function runCall(ctx: RunContext, call: ToolCallRequest): Promise<CallStep
     const available = ctx.agent.tools.join(', ') || 'none';
     return reject(ctx, call, `unknown tool "${call.name}"; the tools you may call are: ${available}`);
   }
+  // A sub-agent already working for this call (after an approval or a crash): carry on with it.
+  if (tool.category === 'delegation' && ctx.state.child?.callId === call.id) {
+    return delegate(ctx, call, tool, undefined);
+  }
   const parsed = parseArguments(tool, call.arguments);
   if (!parsed.ok) return reject(ctx, call, parsed.error);
 
@@ -78,6 +83,7 @@ async function runCall(ctx: RunContext, call: ToolCallRequest): Promise<CallStep
     agentTools: ctx.agent.tools,
     channelAllowlist: ctx.channelAllowlist,
     tainted: ctx.state.tainted,
+    approvalRequired: handOffApproval(ctx, tool, args),
   });
   ctx.audit({
     type: 'policy.verdict',
@@ -121,6 +127,7 @@ async function runCall(ctx: RunContext, call: ToolCallRequest): Promise<CallStep
 }
 
 async function execute(ctx: RunContext, call: ToolCallRequest, tool: Tool, args: unknown): Promise<CallStep> {
+  if (tool.category === 'delegation') return delegate(ctx, call, tool, args);
   const { state } = ctx;
   ctx.audit({ type: 'tool.started', tool: tool.name, callId: call.id });
   if (!tool.idempotent && tool.risk !== 'read') {
@@ -173,7 +180,8 @@ function interrupt(
   const { state } = ctx;
   const approval: PendingApproval = {
     approvalId: ctx.newId(),
-    runId: state.runId,
+    // The top run: it is what the queue resumes, whichever sub-agent asked.
+    runId: state.rootRunId,
     agent: state.agent,
     toolName: tool.name,
     callId: call.id,
@@ -285,4 +293,63 @@ function escalationFrom(data: unknown): RunOutcome {
   const reason = typeof record.reason === 'string' ? record.reason : 'the agent asked for a person';
   const summary = typeof record.summary === 'string' ? record.summary : null;
   return { status: 'escalated', reason, summary, guard: null };
+}
+
+/**
+ * A hand-off to another agent: refused with a reason the parent model reads (depth, cycle, no
+ * budget left), or run inside this run. A child that needs a person pauses this run with the
+ * child's approval; the decision later resumes the child, then this run.
+ */
+async function delegate(
+  ctx: RunContext,
+  call: ToolCallRequest,
+  tool: Tool,
+  args: unknown,
+): Promise<CallStep> {
+  const target = tool.name.slice(DELEGATE_PREFIX.length);
+  const existing = ctx.state.child?.callId === call.id;
+  let task = '';
+  let limits = ctx.agent.limits;
+  if (!existing) {
+    const input = delegationInput.safeParse(args);
+    task = input.success
+      ? input.data.context
+        ? `${input.data.task}\n\nContext: ${input.data.context}`
+        : input.data.task
+      : '';
+    const refusal =
+      delegationRefusal(ctx.state.chain, target, ctx.agent.limits.maxDelegationDepth) ??
+      (() => {
+        const carved = ctx.childLimits(target);
+        if (!carved.ok) return carved.reason;
+        limits = carved.limits;
+        return undefined;
+      })();
+    if (refusal) {
+      ctx.audit({ type: 'delegation.refused', tool: tool.name, callId: call.id, reason: refusal });
+      return fail(ctx, call, tool, failure(refusal, false));
+    }
+  }
+  const { outcome } = await ctx.runChild(call, target, task, limits);
+  switch (outcome.status) {
+    case 'awaiting_approval':
+      ctx.state.pendingApproval = outcome.approval;
+      return { kind: 'interrupt', approval: outcome.approval };
+    case 'completed':
+      ctx.state.consecutiveFailures = 0;
+      respond(ctx, call, tool, success({ agent: target, answer: outcome.text }));
+      return { kind: 'ok' };
+    default:
+      return fail(ctx, call, tool, failure(`${target} could not finish: ${outcome.reason}`, false));
+  }
+}
+
+/** The approval reason when the config says a hand-off to this agent needs a person. */
+function handOffApproval(ctx: RunContext, tool: Tool, args: unknown): string | undefined {
+  if (tool.category !== 'delegation') return undefined;
+  const target = tool.name.slice(DELEGATE_PREFIX.length);
+  const entry = ctx.agent.delegates?.find((d) => d.agent === target);
+  if (!entry?.requiresApproval) return undefined;
+  const input = delegationInput.safeParse(args);
+  return `${ctx.agent.name} wants ${target} to: ${input.success ? input.data.task.slice(0, 300) : 'take over a task'}`;
 }

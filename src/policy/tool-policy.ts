@@ -13,6 +13,8 @@ export interface PolicyInput {
   readonly channelAllowlist: readonly string[] | undefined;
   /** The run has taken in output from outside (an HTTP tool, the web). */
   readonly tainted: boolean;
+  /** Set when the config asks a person to approve this call (a delegation marked requiresApproval): the reason. */
+  readonly approvalRequired?: string | undefined;
 }
 
 /**
@@ -27,6 +29,7 @@ export function decideToolCall(input: PolicyInput): Verdict {
   if (input.channelAllowlist && !input.channelAllowlist.includes(tool.name)) {
     return { kind: 'deny', reason: `${tool.name} is not allowed in this channel` };
   }
+  if (input.approvalRequired) return { kind: 'needs_approval', reason: input.approvalRequired };
   if (tool.risk === 'destructive') {
     return { kind: 'needs_approval', reason: `${tool.name} is destructive and always needs approval` };
   }

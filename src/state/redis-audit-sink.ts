@@ -86,7 +86,8 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
         );
         continue;
       }
-      const runKey = keys.auditRun(event.runId);
+      // A sub-agent's events go to the top run's stream too, so one timeline shows the whole tree.
+      const runKey = keys.auditRun(event.rootRunId ?? event.runId);
       pipeline.xadd(runKey, 'MAXLEN', '~', runMaxLen, '*', 'event', json);
       runKeys.add(runKey);
       const channel = channelFor(event);
@@ -174,9 +175,11 @@ const ARGS_PREVIEW_CHARS = 200;
 export function formatTimeline(events: readonly AuditEvent[]): string[] {
   return events.map((event) => {
     const time = new Date(event.at).toISOString().slice(11, 23);
-    const parent =
-      'parentRunId' in event && typeof event.parentRunId === 'string' ? ` parent=${event.parentRunId}` : '';
-    return `${time} ${event.type} ${describeEvent(event)}${parent}`.trimEnd();
+    // A sub-agent's events are indented under the run that delegated to it, so the tree shows.
+    const depth = event.parentRunId ? event.runId.split('.').length - 1 : 0;
+    const indent = '  '.repeat(depth);
+    const parent = event.parentRunId ? ` parent=${event.parentRunId}` : '';
+    return `${time} ${indent}${event.type} ${describeEvent(event)}${parent}`.trimEnd();
   });
 }
 
@@ -215,6 +218,12 @@ function describeEvent(event: AuditEvent): string {
       const reason = event.reason === undefined ? '' : `: ${event.reason}`;
       return `${event.outcome} after ${plural(event.iterations, 'model call')}, ${tokens} tokens${reason}`;
     }
+    case 'delegation.refused':
+      return `${event.tool}: ${event.reason}`;
+    case 'output.checked':
+      return `${event.check} ${event.verdict}${event.detail ? `: ${event.detail}` : ''}`;
+    case 'plan.made':
+      return `${event.next}${event.valid ? '' : ' (fallback)'}: ${event.why}`;
   }
 }
 

@@ -171,8 +171,15 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
         if (raw === null) return undefined;
         const parsed: unknown = JSON.parse(raw);
         if (!isRunState(parsed)) throw new Error(`checkpoint of run ${runId} is not a run state`);
-        // Checkpoints saved before limitsScale existed ran with the plain limits.
-        return { ...parsed, limitsScale: parsed.limitsScale ?? DEFAULT_LIMITS_SCALE };
+        // Checkpoints saved before these fields existed: plain limits, a run of its own, no sub-agent.
+        return {
+          ...parsed,
+          limitsScale: parsed.limitsScale ?? DEFAULT_LIMITS_SCALE,
+          rootRunId: parsed.rootRunId ?? parsed.runId,
+          parentRunId: parsed.parentRunId ?? null,
+          chain: parsed.chain ?? [parsed.agent],
+          child: parsed.child ?? null,
+        };
       }),
   };
 }

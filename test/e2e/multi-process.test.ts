@@ -134,7 +134,10 @@ describe('several Steward processes on one Redis', () => {
     expect(other).toBeLessThan(answers.length - 1);
     // Each run saw exactly the turns before it: one run at a time, history in order.
     for (let k = 1; k <= 30; k++) {
-      const request = model.requests.find((r) => r.messages?.at(-1)?.content === `m${k}`);
+      // Long histories end with a reminder of the instructions, so look for the last user message.
+      const request = model.requests.find(
+        (r) => r.messages?.filter((m) => m.role === 'user').at(-1)?.content === `m${k}`,
+      );
       const asked = (request?.messages ?? []).filter((m) => m.role === 'user').map((m) => m.content);
       expect(asked).toEqual(Array.from({ length: k }, (_, i) => `m${i + 1}`));
     }

@@ -14,8 +14,8 @@ export interface Child {
   /** Resolves with the exit code (or the signal's name) when the process has ended. */
   exited(): Promise<number | string>;
   /**
-   * Signals the whole process group: tsx runs the script in a child node process and does not
-   * pass SIGKILL on, so signalling tsx alone would leave the real process running.
+   * Signals the process. tsx runs the script in a child node process and cannot pass SIGKILL on,
+   * so SIGKILL goes to the whole process group; other signals go to tsx, which relays them.
    */
   kill(signal: NodeJS.Signals): void;
 }
@@ -43,7 +43,10 @@ export function startTsx(script: string, options: { env: Record<string, string>;
     exited: () => exit,
     kill(signal) {
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, signal);
+        // SIGKILL cannot be relayed, so it goes to the whole group; other signals go to the main
+        // process (tsx passes them on), as a process manager would send them.
+        if (signal === 'SIGKILL' && child.pid !== undefined) process.kill(-child.pid, signal);
+        else child.kill(signal);
       } catch {
         // Already gone.
       }

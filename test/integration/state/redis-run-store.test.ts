@@ -50,6 +50,10 @@ function checkpoint(runId: string, iterations: number): RunState {
     pendingApproval: null,
     inFlight: { callId: 'c1', tool: 'refund_order', startedAt: 2_000 },
     limitsScale: 2,
+    rootRunId: runId,
+    parentRunId: null,
+    chain: ['support'],
+    child: null,
   };
 }
 

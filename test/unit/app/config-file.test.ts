@@ -50,6 +50,8 @@ describe('parseConfig defaults', () => {
           instructions: 'Help with orders.',
           tools: [],
           limits: DEFAULT_RUN_LIMITS,
+          delegates: [],
+          outputChecks: { identifiers: [] },
         },
       },
       tools: [],
@@ -282,7 +284,12 @@ describe('steward.example.yaml', () => {
     const text = readFileSync(join(repoRoot, 'steward.example.yaml'), 'utf8');
     const config = parseConfig(text, { env: { SHOP_TOKEN: 'x' }, builtInTools: BUILT_INS });
     expect(config.defaultAgent).toBe('support');
-    expect(config.agents.support?.tools).toEqual(['get_order', 'refund_order', 'escalate_to_human']);
+    expect(config.agents.support?.tools).toEqual(['get_order', 'escalate_to_human']);
+    expect(config.agents.support?.delegates).toEqual([{ agent: 'billing', requiresApproval: false }]);
+    expect(config.agents.billing?.tools).toEqual(['get_order', 'refund_order']);
+    expect(
+      new RegExp(config.agents.support?.outputChecks.identifiers[0]?.pattern ?? '').test('order A-1001'),
+    ).toBe(true);
     expect(config.tools.map((tool) => [tool.name, tool.method, tool.risk, tool.approval])).toEqual([
       ['get_order', 'GET', 'read', 'never'],
       ['refund_order', 'POST', 'write', 'required'],
@@ -331,5 +338,43 @@ describe('loadConfigFile', () => {
     );
     writeFileSync(path, 'agents: 1\n');
     expect(() => loadConfigFile(path, { env: {}, allowMissing: true })).toThrow(`${path} is invalid`);
+  });
+});
+
+describe('multi-agent settings', () => {
+  const base = (agentExtra: string) => `agents:
+  support:
+    instructions: Route.
+${agentExtra}
+  billing:
+    instructions: Refunds.
+defaultAgent: support
+`;
+
+  it('reads delegates, a planner and output checks', () => {
+    const config = parseConfig(
+      base(`    delegates: [billing, { agent: billing, requiresApproval: true }]
+    planner: { model: gpt-4.1-nano }
+    outputChecks: { identifiers: [{ name: order number, pattern: "\\\\b\\\\d{5}\\\\b" }] }`),
+      { env: {} },
+    );
+    expect(config.agents.support?.delegates).toEqual([
+      { agent: 'billing', requiresApproval: false },
+      { agent: 'billing', requiresApproval: true },
+    ]);
+    expect(config.agents.support?.planner).toEqual({ model: 'gpt-4.1-nano' });
+    expect(config.agents.support?.outputChecks.identifiers[0]?.name).toBe('order number');
+  });
+
+  it('names the key of an unknown delegate, a self-delegation and a bad pattern', () => {
+    expect(() =>
+      parseConfig(
+        base(`    delegates: [support, ghost]
+    outputChecks: { identifiers: [{ name: bad, pattern: "(" }] }`),
+        { env: {} },
+      ),
+    ).toThrow(
+      /agents\.support\.delegates\[0\]: an agent cannot delegate to itself[\s\S]*agents\.support\.delegates\[1\]: expected one of the agents[\s\S]*agents\.support\.outputChecks\.identifiers\[0\]\.pattern: not a valid regular expression/,
+    );
   });
 });
