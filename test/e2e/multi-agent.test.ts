@@ -242,3 +242,28 @@ describe('output checks', () => {
     expect(h.eventsOf('output.checked').map((e) => e.verdict)).toEqual(['pass']);
   });
 });
+
+describe('long conversations', () => {
+  it('restates the agent’s instructions at the end of a long history, and not in a short one', async () => {
+    const history = Array.from({ length: 16 }, (_, i) => ({
+      role: i % 2 === 0 ? ('user' as const) : ('assistant' as const),
+      content: `turn ${i}`,
+    }));
+    const h = await createHarness({ tools: [], script: [{ reply: 'short' }, { reply: 'long' }] });
+
+    await h.start('a short one');
+    await h.runner.start({
+      agent: 'support',
+      text: 'after a long talk',
+      requestedBy: 'U1',
+      conversation: { platform: 'console', tenantId: 'local', channelId: 'terminal', threadId: null },
+      history,
+    });
+
+    expect(h.server.requests[0]?.messages?.at(-1)).toMatchObject({ role: 'user', content: 'a short one' });
+    expect(h.server.requests[1]?.messages?.at(-1)).toEqual({
+      role: 'system',
+      content: 'Reminder of your instructions:\nYou help the team with orders.',
+    });
+  });
+});
