@@ -16,6 +16,7 @@ import type { AuditSink, Clock, Logger, ModelClient } from '../core/ports.ts';
 import { createRedactor, type Redactor } from '../core/redaction.ts';
 import { createRunProcessor } from '../core/run-processor.ts';
 import type { ChannelSettingsStore, MessageRefStore, RunStore } from '../core/stores.ts';
+import type { Tool } from '../core/tools/define-tool.ts';
 import { createToolExecutor, type ToolExecutorOptions } from '../core/tools/tool-executor.ts';
 import { createToolRegistry, type ToolRegistry } from '../core/tools/tool-registry.ts';
 import { createRunQueue } from '../jobs/run-queue.ts';
@@ -66,6 +67,8 @@ export interface StewardOptions {
   readonly clock?: Clock;
   readonly model?: Partial<Omit<OpenAIModelClientOptions, 'apiKey' | 'baseURL'>>;
   readonly executor?: ToolExecutorOptions;
+  /** Code tools beside the built-in ones (an embedding application's own, a benchmark's). */
+  readonly tools?: readonly Tool[];
   /** `false` for a process that only takes requests in; otherwise overrides of config.workers. */
   readonly worker?: false | WorkerSettings;
   /** How long to wait for Redis at start before giving up with a clear error. */
@@ -171,6 +174,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   );
   const registry = createToolRegistry([
     ...BUILT_IN_TOOLS,
+    ...(options.tools ?? []),
     ...config.tools.map((tool) => createHttpTool(tool, { allowedHosts: config.http.allowedHosts })),
     ...[...delegateTargets].flatMap((name) => {
       const target = agents.get(name);
