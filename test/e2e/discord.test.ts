@@ -10,6 +10,7 @@ import {
 } from '../fakes/scripted-openai-server.ts';
 import { type DiscordStack, startDiscordStack } from '../support/discord-stack.ts';
 import { testPrefix } from '../support/redis.ts';
+import { refundConfigYaml } from '../support/steward-nodes.ts';
 
 const ANA = '100000000000000001';
 const LEAD = '100000000000000002';
@@ -24,29 +25,10 @@ let shop: CountingServer;
 const stacks: DiscordStack[] = [];
 
 function yaml(): string {
-  return `agents:
-  support:
-    instructions: You refund orders.
-    tools: [refund_order, get_item]
-tools:
-  - name: refund_order
-    description: Refund an order.
-    whenToUse: A refund was asked for.
-    whenNotToUse: Lookups.
-    method: POST
-    url: ${shop.url}/refund/{order_id}
-    input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
-    risk: write
-  - name: get_item
-    description: Look up an item.
-    whenToUse: Always.
-    whenNotToUse: Never.
-    url: ${shop.url}/items/{id}
-    input: { type: object, properties: { id: { type: string } }, required: [id] }
-http: { allowedHosts: ["${shop.host}"] }
-approvals:
-  approvers: { discord: ["${LEAD}"] }
-`;
+  return refundConfigYaml(shop, {
+    lookup: true,
+    extra: `approvals:\n  approvers: { discord: ["${LEAD}"] }\n`,
+  });
 }
 
 function echo(delayMs = 0) {

@@ -5,39 +5,23 @@ import { jsonArg, type RecordedCall } from '../fakes/fake-slack-api.ts';
 import { type ScriptedOpenAI, startScriptedOpenAI } from '../fakes/scripted-openai-server.ts';
 import { appMention, blockActionBody, slashCommandBody, threadReply } from '../fakes/slack-signing.ts';
 import { nextTs, type SlackStack, startSlackStack } from '../support/slack-stack.ts';
+import { refundConfigYaml } from '../support/steward-nodes.ts';
 
 let model: ScriptedOpenAI;
 let shop: CountingServer;
 let stack: SlackStack;
 
 function yaml(): string {
-  return `agents:
-  support:
-    instructions: You refund orders.
-    tools: [refund_order, get_item]
-tools:
-  - name: refund_order
-    description: Refund an order.
-    whenToUse: A refund was asked for.
-    whenNotToUse: Lookups.
-    method: POST
-    url: ${shop.url}/refund/{order_id}
-    input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
-    risk: write
-  - name: get_item
-    description: Look up an item.
-    whenToUse: Always.
-    whenNotToUse: Never.
-    url: ${shop.url}/items/{id}
-    input: { type: object, properties: { id: { type: string } }, required: [id] }
-http: { allowedHosts: ["${shop.host}"] }
-approvals:
+  return refundConfigYaml(shop, {
+    lookup: true,
+    extra: `approvals:
   approvers: { slack: [ULEAD, ULEAD2] }
   allowSelfApproval: false
 admins: { slack: [UCONFIGADMIN] }
 escalation:
   notify: { slack: [SONCALL] }
-`;
+`,
+  });
 }
 
 beforeEach(async () => {

@@ -97,17 +97,27 @@ export async function startNode(name: string, env: Record<string, string>): Prom
 }
 
 /**
- * A steward.yaml with one agent and one side-effecting HTTP tool, refund_order, pointed at a
- * counting server; `tool` adds keys to the tool (indented 4 spaces), `extra` adds top-level keys.
+ * A steward.yaml with one agent and a side-effecting HTTP tool, refund_order, pointed at a counting
+ * server; `lookup` adds a read-only get_item tool on the same server. `tool` adds keys to
+ * refund_order (indented 4 spaces), `extra` adds top-level keys (approvers, admins, …).
  */
 export function refundConfigYaml(
   shop: { url: string; host: string },
-  options: { tool?: string; extra?: string } = {},
+  options: { tool?: string; extra?: string; lookup?: boolean } = {},
 ): string {
+  const getItem = options.lookup
+    ? `  - name: get_item
+    description: Look up an item.
+    whenToUse: Always.
+    whenNotToUse: Never.
+    url: ${shop.url}/items/{id}
+    input: { type: object, properties: { id: { type: string } }, required: [id] }
+`
+    : '';
   return `agents:
   support:
     instructions: You refund orders.
-    tools: [refund_order]
+    tools: [refund_order${options.lookup ? ', get_item' : ''}]
 tools:
   - name: refund_order
     description: Refund an order.
@@ -117,6 +127,6 @@ tools:
     url: ${shop.url}/refund/{order_id}
     input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
     risk: write
-${options.tool ?? ''}http: { allowedHosts: ["${shop.host}"] }
+${options.tool ?? ''}${getItem}http: { allowedHosts: ["${shop.host}"] }
 ${options.extra ?? ''}`;
 }
