@@ -140,7 +140,7 @@ function embed(parts: {
 }
 
 /** One row of buttons for the same approval or run: [label, kind, style] each. */
-function buttons(
+export function buttons(
   id: string,
   ...row: readonly (readonly [string, CustomIdKind, ButtonStyle])[]
 ): APIActionRowComponent<APIButtonComponent> {

@@ -28,7 +28,15 @@ export function neutralizeMentions(text: string): string {
 }
 
 /** The buttons Steward puts on its cards; the interaction handler routes on these. */
-export const CUSTOM_ID_KINDS = ['approve', 'reject', 'take_over', 'release', 'retry', 'dismiss'] as const;
+export const CUSTOM_ID_KINDS = [
+  'approve',
+  'reject',
+  'take_over',
+  'release',
+  'retry',
+  'dismiss',
+  'budget_request',
+] as const;
 export type CustomIdKind = (typeof CUSTOM_ID_KINDS)[number];
 
 const CUSTOM_ID_PREFIX = 'steward';

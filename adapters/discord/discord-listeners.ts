@@ -13,6 +13,7 @@ import {
   type ConversationRef,
   conversationKey,
   type EscalationChoice,
+  parseBudgetLimitId,
 } from '../../src/core/conversation.ts';
 import type { ConversationService } from '../../src/core/conversation-service.ts';
 import type { Logger } from '../../src/core/ports.ts';
@@ -139,6 +140,25 @@ async function onInteraction(interaction: Interaction, options: DiscordListenerO
   }
 }
 
+function toAction(
+  parsed: { readonly kind: CustomIdKind; readonly id: string },
+  base: Omit<ButtonAction, 'kind' | 'approvalId' | 'decision' | 'runId' | 'choice' | 'limit'>,
+): ButtonAction | undefined {
+  if (parsed.kind === 'approve' || parsed.kind === 'reject') {
+    return { ...base, kind: 'approval', approvalId: parsed.id, decision: parsed.kind };
+  }
+  if (parsed.kind === 'budget_request') {
+    const limit = parseBudgetLimitId(parsed.id);
+    return limit ? { ...base, kind: 'budget_request', limit } : undefined;
+  }
+  return {
+    ...base,
+    kind: 'escalation',
+    runId: parsed.id,
+    choice: ESCALATION_CHOICES[parsed.kind] ?? 'dismiss',
+  };
+}
+
 async function onButton(interaction: ButtonInteraction, options: DiscordListenerOptions): Promise<void> {
   const parsed = parseCustomId(interaction.customId);
   if (!parsed) {
@@ -159,11 +179,14 @@ async function onButton(interaction: ButtonInteraction, options: DiscordListener
     userId: interaction.user.id,
     eventId: `discord:interaction:${interaction.id}`,
   };
-  const choice = ESCALATION_CHOICES[parsed.kind];
-  const action: ButtonAction =
-    parsed.kind === 'approve' || parsed.kind === 'reject'
-      ? { ...base, kind: 'approval', approvalId: parsed.id, decision: parsed.kind }
-      : { ...base, kind: 'escalation', runId: parsed.id, choice: choice ?? 'dismiss' };
+  const action = toAction(parsed, base);
+  if (!action) {
+    await interaction.followUp({
+      content: 'That button is not one of Steward’s.',
+      flags: MessageFlags.Ephemeral,
+    });
+    return;
+  }
   const clicker = {
     memberships: rolesOf(interaction),
     isPlatformAdmin: interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false,

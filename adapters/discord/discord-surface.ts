@@ -4,6 +4,7 @@ import { isRecord } from '../../src/core/is-record.ts';
 import type { Logger } from '../../src/core/ports.ts';
 import type { MessageRefStore } from '../../src/core/stores.ts';
 import type { Surface } from '../../src/core/surface.ts';
+import { adminRequestCard, budgetRefusalCard } from './discord-budget-cards.ts';
 import {
   approvalCard,
   approvalDecidedCard,
@@ -133,6 +134,23 @@ export function createDiscordSurface(options: DiscordSurfaceOptions): Surface {
       const content = onlyFor ? `<@${onlyFor}> ${neutralizeMentions(text)}` : neutralizeMentions(text);
       const allowedMentions = onlyFor ? { parse: [], users: [onlyFor] } : { parse: [] };
       await send(target, { content, embeds: [], components: [], allowedMentions });
+    },
+
+    async postBudgetRefusal(target, refusal, onlyFor) {
+      const interaction = options.replies.take(onlyFor, channelOf(target));
+      if (interaction) {
+        await interaction.followUp({
+          content: neutralizeMentions(refusal.text),
+          flags: MessageFlags.Ephemeral,
+          allowedMentions: { parse: [] },
+        });
+        return;
+      }
+      await send(target, budgetRefusalCard(refusal, onlyFor));
+    },
+
+    async postAdminRequest(target, request) {
+      await send(target, adminRequestCard(request, options.isRole));
     },
 
     async requestApproval(target, approval) {

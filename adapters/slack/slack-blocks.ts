@@ -6,12 +6,14 @@ import type {
   MrkdwnElement,
   SectionBlock,
 } from '@slack/types';
+import { budgetLimitId } from '../../src/core/conversation.ts';
 import type {
   ApprovalOutcome,
   EscalationNotice,
   EscalationResolution,
 } from '../../src/core/conversation-service.ts';
 import type { PendingApproval } from '../../src/core/run-state.ts';
+import type { AdminRequest, BudgetRefusal } from '../../src/core/surface.ts';
 import { escapeSlackText, SLACK_TEXT_LIMIT, splitForSlack, toSlackMrkdwn } from './slack-format.ts';
 
 /** The `action_id`s of Steward's buttons; the interaction handler routes on these. */
@@ -22,9 +24,14 @@ export const SLACK_ACTION_IDS = {
   retry: 'steward_retry',
   dismiss: 'steward_dismiss',
   release: 'steward_release',
+  requestBudget: 'steward_budget_request',
 } as const;
 
-export const SLACK_BLOCK_IDS = { approval: 'steward_approval', escalation: 'steward_escalation' } as const;
+export const SLACK_BLOCK_IDS = {
+  approval: 'steward_approval',
+  escalation: 'steward_escalation',
+  budget: 'steward_budget',
+} as const;
 
 /** Block Kit limits we must stay under. */
 export const SLACK_BUTTON_VALUE_LIMIT = 2000;
@@ -261,4 +268,25 @@ export function escalationResolvedCard(
  */
 export function statusText(text: string): KnownBlock[] {
   return [context(`⏳ ${truncateEscaped(escapeSlackText(text), 2000)}`)];
+}
+
+/** A budget refusal, shown to the person alone, with a button that asks the admins for more. */
+export function budgetRefusalCard(refusal: BudgetRefusal): SlackMessage {
+  const text = escapeSlackText(refusal.text);
+  return {
+    text,
+    blocks: [
+      section(`:no_entry: ${text}`),
+      actions(SLACK_BLOCK_IDS.budget, [
+        button('Request more', SLACK_ACTION_IDS.requestBudget, budgetLimitId(refusal.limit), 'primary'),
+      ]),
+    ],
+  };
+}
+
+/** Someone asks for more budget: pings them and the configured admins, nobody else. */
+export function adminRequestMessage(request: AdminRequest): SlackMessage {
+  const admins = mentionList(request.mentions, ' ');
+  const text = `${slackMention(request.requestedBy)} ${escapeSlackText(request.text)}${admins ? ` ${admins}` : ''}`;
+  return { text, blocks: [section(`:money_with_wings: ${text}`)] };
 }

@@ -1,6 +1,11 @@
 import type { App } from '@slack/bolt';
 import type { CommandRouter } from '../../src/core/commands/command-types.ts';
-import type { ButtonAction, ConversationRef, EscalationChoice } from '../../src/core/conversation.ts';
+import {
+  type ButtonAction,
+  type ConversationRef,
+  type EscalationChoice,
+  parseBudgetLimitId,
+} from '../../src/core/conversation.ts';
 import type { ConversationService } from '../../src/core/conversation-service.ts';
 import { isRecord } from '../../src/core/is-record.ts';
 import type { Logger } from '../../src/core/ports.ts';
@@ -161,7 +166,14 @@ function parseClick(body: unknown, action: unknown): ButtonAction | undefined {
   const value = typeof action.value === 'string' ? action.value : undefined;
   const actionId = typeof action.action_id === 'string' ? action.action_id : undefined;
   if (!user || !channel || !value || value.length > 200 || !actionId) return undefined;
-  const threadTs = message && typeof message.thread_ts === 'string' ? message.thread_ts : null;
+  // An ephemeral message (a budget refusal) is not in the payload; its container names the thread.
+  const container = isRecord(body.container) ? body.container : undefined;
+  const threadTs =
+    message && typeof message.thread_ts === 'string'
+      ? message.thread_ts
+      : container && typeof container.thread_ts === 'string'
+        ? container.thread_ts
+        : null;
   const base = {
     platform: 'slack',
     tenantId: teamOf(body),
@@ -177,6 +189,10 @@ function parseClick(body: unknown, action: unknown): ButtonAction | undefined {
       approvalId: value,
       decision: actionId === SLACK_ACTION_IDS.approve ? 'approve' : 'reject',
     };
+  }
+  if (actionId === SLACK_ACTION_IDS.requestBudget) {
+    const limit = parseBudgetLimitId(value);
+    return limit ? { ...base, kind: 'budget_request', limit } : undefined;
   }
   const choice = ESCALATION_CHOICES[actionId];
   return choice ? { ...base, kind: 'escalation', runId: value, choice } : undefined;

@@ -6,9 +6,11 @@ import type { Logger } from '../../src/core/ports.ts';
 import type { MessageRefStore } from '../../src/core/stores.ts';
 import type { Surface } from '../../src/core/surface.ts';
 import {
+  adminRequestMessage,
   approvalCard,
   approvalDecidedCard,
   approvalPendingCard,
+  budgetRefusalCard,
   escalationCard,
   escalationResolvedCard,
   statusText,
@@ -162,6 +164,27 @@ export function createSlackSurface(options: SlackSurfaceOptions): Surface {
         return;
       }
       await replaceStatusOrPost(target, safe);
+    },
+
+    async postBudgetRefusal(target, refusal, onlyFor) {
+      const card = budgetRefusalCard(refusal);
+      await client.chat.postEphemeral({
+        channel: target.channelId,
+        user: onlyFor,
+        text: card.text,
+        blocks: card.blocks,
+        ...threadOf(target),
+      });
+    },
+
+    async postAdminRequest(target, request) {
+      const message = adminRequestMessage(request);
+      await client.chat.postMessage({
+        channel: target.channelId,
+        text: message.text,
+        blocks: message.blocks,
+        ...threadOf(target),
+      });
     },
 
     async requestApproval(target, approval) {

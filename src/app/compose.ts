@@ -3,6 +3,9 @@ import { createHttpTool } from '../../tools/http-tool.ts';
 import { BUILT_IN_TOOLS } from '../../tools/index.ts';
 import type { AgentProfile } from '../core/agent-profile.ts';
 import { type AgentRunner, createAgentRunner } from '../core/agent-runner.ts';
+import { type Breakers, createBreakers } from '../core/budget/breakers.ts';
+import { createMeteredModelClient } from '../core/budget/metered-model-client.ts';
+import { createPriceTable } from '../core/budget/pricing.ts';
 import type { CommandRouter } from '../core/commands/command-types.ts';
 import { createStewardCommandRouter } from '../core/commands/steward-command.ts';
 import {
@@ -11,6 +14,7 @@ import {
   type Surface,
 } from '../core/conversation-service.ts';
 import { delegateTool, delegateToolName } from '../core/delegation.ts';
+import { DEFAULT_RUN_LIMITS } from '../core/limits.ts';
 import { createPlanner } from '../core/planner.ts';
 import type { AuditSink, Clock, Logger, ModelClient } from '../core/ports.ts';
 import { createRedactor, type Redactor } from '../core/redaction.ts';
@@ -23,9 +27,12 @@ import { createRunQueue } from '../jobs/run-queue.ts';
 import { createRunWorker, type RunWorker } from '../jobs/run-worker.ts';
 import { createOpenAIModelClient, type OpenAIModelClientOptions } from '../llm/openai-model-client.ts';
 import type { ApproverRules } from '../policy/approvers.ts';
+import { createRedisAdminAudit } from '../state/redis-admin-audit.ts';
 import { createRedisApprovalStore } from '../state/redis-approval-store.ts';
 import { createRedisAuditReader } from '../state/redis-audit-reader.ts';
 import { createRedisAuditSink } from '../state/redis-audit-sink.ts';
+import { createRedisBreakerStore } from '../state/redis-breaker-store.ts';
+import { createRedisBudgetStore } from '../state/redis-budget-store.ts';
 import { createRedisChannelSettingsStore } from '../state/redis-channel-settings.ts';
 import { createRedisConnection, waitUntilReady } from '../state/redis-connection.ts';
 import { createRedisConversationFlagsStore } from '../state/redis-conversation-flags.ts';
@@ -108,6 +115,35 @@ function platformList(ids: PlatformIds, platform: string): readonly string[] {
   return platform === 'slack' || platform === 'discord' ? ids[platform] : [];
 }
 
+/** A dollar limit cannot hold for a model without a price: say so at start, not after the bill. */
+function warnAboutUnpricedModels(
+  config: StewardConfig,
+  agents: ReadonlyMap<string, AgentProfile>,
+  env: Env,
+  logger: Logger,
+): void {
+  const { defaults, prices } = config.budgets;
+  const dollarLimits = Object.values(defaults).some(
+    (limits) => limits.usdPerDay !== undefined || limits.usdPerMonth !== undefined,
+  );
+  if (!dollarLimits) return;
+  const table = createPriceTable(prices);
+  const models = new Set([
+    ...[...agents.values()].flatMap((agent) => [
+      agent.model,
+      ...(agent.planner ? [agent.planner.model] : []),
+    ]),
+    config.sessions.summaryModel ?? env.openaiModel,
+  ]);
+  const unpriced = [...models].filter((name) => !table.has(name));
+  if (unpriced.length > 0) {
+    logger.warn(
+      { models: unpriced },
+      'budgets: these models have no price in budgets.prices, so dollar limits do not count them',
+    );
+  }
+}
+
 /** The composition root: the one place that knows every concrete class. */
 export async function createSteward(options: StewardOptions): Promise<Steward> {
   const { env, config } = options;
@@ -134,11 +170,33 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   const channels = createRedisChannelSettingsStore({ redis, keys });
   const notes = createRedisNotesStore({ redis, keys });
 
-  const model = createOpenAIModelClient({
-    apiKey: env.openaiApiKey,
-    baseURL: env.openaiBaseUrl,
+  const budgetStore = createRedisBudgetStore({
+    redis,
+    keys,
+    defaults: config.budgets.defaults,
+    costSpike: config.breakers.costSpike,
+  });
+  const breakerStore = createRedisBreakerStore({
+    redis,
+    keys,
+    errorRate: config.breakers.errorRate,
+    costSpike: config.breakers.costSpike,
+  });
+  // Every model call (runs, sub-agents, the planner, session summaries) is charged to budgets.
+  let breakers: Breakers | undefined;
+  const model = createMeteredModelClient({
+    inner: createOpenAIModelClient({
+      apiKey: env.openaiApiKey,
+      baseURL: env.openaiBaseUrl,
+      clock,
+      ...options.model,
+    }),
+    store: budgetStore,
+    prices: createPriceTable(config.budgets.prices),
     clock,
-    ...options.model,
+    logger,
+    defaultMaxCompletionTokens: DEFAULT_RUN_LIMITS.maxCompletionTokens,
+    onCostSpike: (pause) => void breakers?.costSpiked(pause),
   });
   const sessions = createRedisSessionStore({
     redis,
@@ -200,6 +258,15 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     typeof options.surface === 'function'
       ? options.surface({ refs: createRedisMessageRefs({ redis, keys }), logger })
       : options.surface;
+  breakers = createBreakers({
+    store: breakerStore,
+    surface,
+    opsChannel: config.breakers.opsChannel,
+    errorRate: config.breakers.errorRate,
+    clock,
+    logger,
+  });
+  warnAboutUnpricedModels(config, agents, env, logger);
 
   let worker: RunWorker | undefined;
   let workerRedis: ReturnType<typeof createRedisConnection> | undefined;
@@ -227,6 +294,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
         logger,
         clock,
         escalationMentions: (platform) => platformList(config.escalation.notify, platform),
+        breakers,
       }),
     });
     await worker.ready();
@@ -254,6 +322,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     agents: new Set(agents.keys()),
     maxInputChars: config.limits.maxInputChars,
     approverRules,
+    budgets: { store: budgetStore, userMessagesPerMinute: config.budgets.userMessagesPerMinute },
   });
 
   return {
@@ -271,6 +340,9 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
       audit: createRedisAuditReader({ redis, keys }),
       admins: (platform) => platformList(config.admins, platform),
       defaultAgent: config.defaultAgent,
+      agentTools: (agent) => agents.get(agent)?.tools ?? [],
+      changes: createRedisAdminAudit({ redis, keys }),
+      budgets: { store: budgetStore, breakerStore, breakers },
       clock,
       logger,
     }),

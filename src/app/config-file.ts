@@ -4,8 +4,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { type DefaultLimits, LIMIT_KEYS, NO_LIMITS, type ScopeLimits } from '../core/budget/budget.ts';
+import type { CostSpikeSettings, ErrorRateSettings } from '../core/budget/budget-store.ts';
+import type { ModelPrice } from '../core/budget/pricing.ts';
+import type { ConversationRef } from '../core/conversation.ts';
 import { ConfigError, toError } from '../core/errors.ts';
-import { DEFAULT_MAX_INPUT_CHARS, DEFAULT_RUN_LIMITS, type RunLimits } from '../core/limits.ts';
+import {
+  DEFAULT_BREAKERS,
+  DEFAULT_BUDGETS,
+  DEFAULT_MAX_INPUT_CHARS,
+  DEFAULT_RUN_LIMITS,
+  type RunLimits,
+} from '../core/limits.ts';
 import { formatPath, formatSchemaIssues, formatYamlError } from './config-errors.ts';
 import {
   configSchema,
@@ -63,7 +73,35 @@ export interface StewardConfig {
   /** Conversation history: compacted past maxTokens by summaryModel; idle sessions expire. */
   sessions: { maxTokens: number; expiresAfterMs: number; summaryModel?: string };
   workers: { concurrency: number; shutdownGraceMs: number };
+  /** Default limits per scope kind (admins override per scope), prices, and the per-person rate. */
+  budgets: { prices: Record<string, ModelPrice>; defaults: DefaultLimits; userMessagesPerMinute: number };
+  /** System-wide breakers and where their alerts go (null: alerts are logged only). */
+  breakers: {
+    errorRate: ErrorRateSettings;
+    costSpike: CostSpikeSettings;
+    opsChannel: ConversationRef | null;
+  };
 }
+
+export const DEFAULT_BUDGETS_CONFIG: StewardConfig['budgets'] = {
+  prices: {},
+  defaults: NO_LIMITS,
+  userMessagesPerMinute: DEFAULT_BUDGETS.userMessagesPerMinute,
+};
+
+export const DEFAULT_BREAKERS_CONFIG: StewardConfig['breakers'] = {
+  errorRate: {
+    threshold: DEFAULT_BREAKERS.errorRateThreshold,
+    windowMs: DEFAULT_BREAKERS.errorRateWindowMs,
+    minRuns: DEFAULT_BREAKERS.errorRateMinRuns,
+  },
+  costSpike: {
+    factor: DEFAULT_BREAKERS.costSpikeFactor,
+    baselineHours: DEFAULT_BREAKERS.costSpikeBaselineHours,
+    minHourlyUsd: DEFAULT_BREAKERS.costSpikeMinHourlyUsd,
+  },
+  opsChannel: null,
+};
 
 export interface ParseConfigOptions {
   /** Source of `${VAR}` values in tool headers. */
@@ -111,6 +149,8 @@ export const BUILT_IN_CONFIG: StewardConfig = {
   limits: { maxInputChars: DEFAULT_MAX_INPUT_CHARS },
   sessions: { maxTokens: DEFAULT_SESSION_MAX_TOKENS, expiresAfterMs: 7 * DAY_MS },
   workers: { concurrency: DEFAULT_WORKER_CONCURRENCY, shutdownGraceMs: 10_000 },
+  budgets: DEFAULT_BUDGETS_CONFIG,
+  breakers: DEFAULT_BREAKERS_CONFIG,
 };
 
 /**
@@ -148,6 +188,7 @@ function resolveLimits(limits: RawConfig['agents'][string]['limits']): RunLimits
     maxConsecutiveFailures: limits.maxConsecutiveFailures ?? DEFAULT_RUN_LIMITS.maxConsecutiveFailures,
     timeoutMs: limits.timeoutMs ?? DEFAULT_RUN_LIMITS.timeoutMs,
     maxDelegationDepth: limits.maxDelegationDepth ?? DEFAULT_RUN_LIMITS.maxDelegationDepth,
+    maxCompletionTokens: limits.maxCompletionTokens ?? DEFAULT_RUN_LIMITS.maxCompletionTokens,
   };
 }
 
@@ -266,7 +307,42 @@ export function parseConfig(yamlText: string, options: ParseConfigOptions): Stew
       concurrency: raw.workers.concurrency,
       shutdownGraceMs: parseDuration(raw.workers.shutdownGrace) ?? 10_000,
     },
+    budgets: {
+      prices: raw.budgets.prices,
+      defaults: {
+        channel: definedLimits(raw.budgets.channel),
+        workspace: definedLimits(raw.budgets.workspace),
+        user: definedLimits(raw.budgets.user),
+      },
+      userMessagesPerMinute: raw.budgets.userMessagesPerMinute,
+    },
+    breakers: {
+      errorRate: {
+        threshold: raw.breakers.errorRate.threshold,
+        windowMs: parseDuration(raw.breakers.errorRate.window) ?? DEFAULT_BREAKERS.errorRateWindowMs,
+        minRuns: raw.breakers.errorRate.minRuns,
+      },
+      costSpike: raw.breakers.costSpike,
+      opsChannel: raw.breakers.opsChannel
+        ? {
+            platform: raw.breakers.opsChannel.platform,
+            tenantId: '-',
+            channelId: raw.breakers.opsChannel.channel,
+            threadId: null,
+          }
+        : null,
+    },
   };
+}
+
+/** YAML leaves absent keys out, but zod's output type allows undefined values: drop them. */
+function definedLimits(limits: RawConfig['budgets']['channel']): ScopeLimits {
+  const out: ScopeLimits = {};
+  for (const key of LIMIT_KEYS) {
+    const value = limits[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
 }
 
 function isMissingFile(error: unknown): boolean {

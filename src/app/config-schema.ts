@@ -5,7 +5,12 @@
  * Cross-field rules (tool references, allowed hosts, placeholders) live in config-file.ts.
  */
 import { z } from 'zod';
-import { DEFAULT_MAX_INPUT_CHARS, DEFAULT_TOOL_TIMEOUT_MS } from '../core/limits.ts';
+import {
+  DEFAULT_BREAKERS,
+  DEFAULT_BUDGETS,
+  DEFAULT_MAX_INPUT_CHARS,
+  DEFAULT_TOOL_TIMEOUT_MS,
+} from '../core/limits.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const TOOL_CATEGORIES = ['lookup', 'search', 'mutation', 'escalation', 'delegation'] as const;
@@ -40,6 +45,96 @@ function positiveInt() {
   return z.number({ error: POSITIVE_INT }).int({ error: POSITIVE_INT }).min(1, { error: POSITIVE_INT });
 }
 
+const AMOUNT = 'a number ≥ 0, such as 20000 or 12.5';
+function amount() {
+  // zod's number already refuses NaN and ±Infinity.
+  return z.number({ error: AMOUNT }).min(0, { error: AMOUNT });
+}
+
+const WHOLE_AMOUNT = 'a whole number ≥ 0';
+function wholeAmount() {
+  return z.number({ error: WHOLE_AMOUNT }).int({ error: WHOLE_AMOUNT }).min(0, { error: WHOLE_AMOUNT });
+}
+
+const scopeLimitsSchema = z
+  .strictObject(
+    {
+      tokensPerDay: wholeAmount().optional(),
+      tokensPerMonth: wholeAmount().optional(),
+      usdPerDay: amount().optional(),
+      usdPerMonth: amount().optional(),
+    },
+    { error: 'a mapping of limits (tokensPerDay, tokensPerMonth, usdPerDay, usdPerMonth)' },
+  )
+  .prefault({});
+
+const budgetsSchema = z
+  .strictObject(
+    {
+      prices: z
+        .record(
+          z.string(),
+          z.strictObject(
+            { prompt: amount(), completion: amount() },
+            { error: 'a mapping with prompt and completion (USD per million tokens)' },
+          ),
+          { error: 'a mapping of model names to prices' },
+        )
+        .default({}),
+      channel: scopeLimitsSchema,
+      workspace: scopeLimitsSchema,
+      user: scopeLimitsSchema,
+      userMessagesPerMinute: positiveInt().default(DEFAULT_BUDGETS.userMessagesPerMinute),
+    },
+    { error: 'a mapping with prices, channel, workspace, user, userMessagesPerMinute' },
+  )
+  .prefault({});
+
+const FRACTION = 'a number between 0 and 1, such as 0.2';
+const breakersSchema = z
+  .strictObject(
+    {
+      errorRate: z
+        .strictObject(
+          {
+            threshold: z
+              .number({ error: FRACTION })
+              .min(0, { error: FRACTION })
+              .max(1, { error: FRACTION })
+              .default(DEFAULT_BREAKERS.errorRateThreshold),
+            window: duration().default('5m'),
+            minRuns: positiveInt().default(DEFAULT_BREAKERS.errorRateMinRuns),
+          },
+          { error: 'a mapping with threshold, window, minRuns' },
+        )
+        .prefault({}),
+      costSpike: z
+        .strictObject(
+          {
+            factor: z
+              .number({ error: 'a number > 1, such as 2' })
+              .gt(1, { error: 'a number > 1, such as 2' })
+              .default(DEFAULT_BREAKERS.costSpikeFactor),
+            baselineHours: positiveInt().default(DEFAULT_BREAKERS.costSpikeBaselineHours),
+            minHourlyUsd: amount().default(DEFAULT_BREAKERS.costSpikeMinHourlyUsd),
+          },
+          { error: 'a mapping with factor, baselineHours, minHourlyUsd' },
+        )
+        .prefault({}),
+      opsChannel: z
+        .strictObject(
+          {
+            platform: z.enum(['slack', 'discord'], { error: 'one of slack, discord' }),
+            channel: text('a channel ID such as C0123ABC, or a Discord channel ID in quotes'),
+          },
+          { error: 'a mapping with platform and channel' },
+        )
+        .optional(),
+    },
+    { error: 'a mapping with errorRate, costSpike, opsChannel' },
+  )
+  .prefault({});
+
 function list<T extends z.ZodType>(item: T, what: string) {
   return z.array(item, { error: what }).default([]);
 }
@@ -53,6 +148,7 @@ const limitsSchema = z
       maxConsecutiveFailures: positiveInt().optional(),
       timeoutMs: positiveInt().optional(),
       maxDelegationDepth: positiveInt().optional(),
+      maxCompletionTokens: positiveInt().optional(),
     },
     { error: 'a mapping of run limits (maxIterations, maxTokens, maxRepeatedCalls, ...)' },
   )
@@ -214,6 +310,8 @@ export const configSchema = z.strictObject(
         { error: 'a mapping with maxTokens, expiresAfter, summaryModel' },
       )
       .prefault({}),
+    budgets: budgetsSchema,
+    breakers: breakersSchema,
     workers: z
       .strictObject(
         {
@@ -226,7 +324,7 @@ export const configSchema = z.strictObject(
   },
   {
     error:
-      'a mapping with agents (and optionally defaultAgent, tools, http, approvals, admins, escalation, limits, sessions, workers)',
+      'a mapping with agents (and optionally defaultAgent, tools, http, approvals, admins, escalation, limits, sessions, budgets, breakers, workers)',
   },
 );
 

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentProfile } from './agent-profile.ts';
 import type { AuditEventBody } from './audit-events.ts';
+import { describeExhaustion } from './budget/budget.ts';
 import type { ConversationRef } from './conversation.ts';
 import { carveLimits } from './delegation.ts';
-import { ApprovalNotFoundError, ModelCallError, StewardError } from './errors.ts';
+import { ApprovalNotFoundError, BudgetExhaustedError, ModelCallError, StewardError } from './errors.ts';
 import { checkDeadline, checkIterations, checkTokens, firstTripped } from './guards.ts';
 import type { RunLimits } from './limits.ts';
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from './limits.ts';
@@ -255,11 +256,21 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       try {
         const tools = await toolsForStep(ctx, options.planner, visibleTools(ctx));
         response = await options.model.complete(
-          { model: agent.model, messages: withReminder(state.messages, agent), tools },
-          { signal: ctx.signal, deadlineAt: state.deadlineAt },
+          {
+            model: agent.model,
+            messages: withReminder(state.messages, agent),
+            tools,
+            maxCompletionTokens: agent.limits.maxCompletionTokens,
+          },
+          {
+            signal: ctx.signal,
+            deadlineAt: state.deadlineAt,
+            charge: { conversation: state.conversation, userId: state.requestedBy },
+          },
         );
       } catch (error) {
         if (ctx.signal.aborted) return end({ status: 'cancelled', reason: 'the run was cancelled' });
+        if (error instanceof BudgetExhaustedError) return end(stopForBudget(ctx, error));
         const late = checkDeadline(state, agent.limits, clock.now());
         if (late.tripped) return end(trip(ctx, late));
         const reason = describeModelFailure(error);
@@ -378,6 +389,28 @@ function endRun(ctx: RunContext, outcome: RunOutcome): TurnResult {
     });
   }
   return { outcome, state: structuredClone(state) };
+}
+
+/**
+ * A budget ran out mid-run: no further model call, and the person gets what the run has so far
+ * (the model's last words and the tools that ran) with the reason it stopped.
+ */
+function stopForBudget(ctx: RunContext, error: BudgetExhaustedError): RunOutcome {
+  const { state } = ctx;
+  const why = describeExhaustion(error.exhaustion, state.conversation.platform, ctx.clock.now());
+  ctx.audit({ type: 'guard.tripped', guard: 'budget', reason: why });
+  const asked = state.messages.findLastIndex((message) => message.role === 'user');
+  const since = state.messages.slice(asked + 1);
+  const said = since
+    .flatMap((message) =>
+      message.role === 'assistant' && message.content?.trim() ? [message.content.trim()] : [],
+    )
+    .at(-1);
+  const ran = since.flatMap((message) => (message.role === 'assistant' ? (message.toolCalls ?? []) : []));
+  const lines = [`I stopped before finishing. ${why}`];
+  if (said) lines.push('', `Where I got to: ${said}`);
+  if (ran.length > 0) lines.push('', `Steps done so far: ${ran.map((call) => call.name).join(', ')}.`);
+  return { status: 'completed', text: lines.join('\n') };
 }
 
 /** The model only sees tools this agent has and this channel allows; policy re-checks anyway. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApproverRules } from '../policy/approvers.ts';
 import { decideApproval } from './approval-actions.ts';
+import { admitMessage, type BudgetGate, requestMoreBudget } from './budget/admission.ts';
 import {
   type ButtonAction,
   type ConversationRef,
@@ -28,7 +29,9 @@ export type Handled =
   | { readonly status: 'ignored'; readonly reason: 'duplicate' | 'taken_over' }
   | { readonly status: 'refused'; readonly reason: string }
   | { readonly status: 'queued'; readonly runId: string }
-  | { readonly status: 'accepted'; readonly runId: string };
+  | { readonly status: 'accepted'; readonly runId: string }
+  /** A click that did its job without a run: "Request more" pinged the admins. */
+  | { readonly status: 'done'; readonly detail: string };
 
 /** What the platform says about the person who clicked. */
 export interface Clicker {
@@ -55,6 +58,8 @@ export interface ConversationServiceOptions {
   readonly approverRules: (platform: string) => ApproverRules;
   readonly admins: (platform: string) => readonly string[];
   readonly newId?: () => string;
+  /** Budgets, the global pause and the per-person rate; without it every message is admitted. */
+  readonly budgets?: BudgetGate;
 }
 
 export interface ConversationService {
@@ -139,6 +144,16 @@ export function createConversationService(options: ConversationServiceOptions): 
             'Steward is paused in this channel. An admin can resume it.',
           );
         }
+        if (options.budgets) {
+          const verdict = await admitMessage(options.budgets, message, clock.now());
+          if (!verdict.ok) {
+            if (verdict.refusal && surface.postBudgetRefusal) {
+              await surface.postBudgetRefusal(message, verdict.refusal, message.userId);
+              return { status: 'refused', reason: verdict.text };
+            }
+            return refuse(message, message.userId, verdict.text);
+          }
+        }
         const agent =
           settings.agent && options.agents.has(settings.agent) ? settings.agent : options.defaultAgent;
         const runId = newId();
@@ -167,6 +182,13 @@ export function createConversationService(options: ConversationServiceOptions): 
       guarded(action, action.userId, async () => {
         if (action.kind === 'approval') {
           return decideApproval(action, clicker, { ...options, refuse });
+        }
+        if (action.kind === 'budget_request') {
+          if (!options.budgets) return refuse(action, action.userId, 'Budgets are not kept here.');
+          const request = await requestMoreBudget(action, { ...options, gate: options.budgets });
+          if (!request.posted) return refuse(action, action.userId, request.text);
+          await surface.postNotice(action, request.text, action.userId);
+          return { status: 'done', detail: request.text };
         }
         return resolveEscalation(action, clicker, { ...options, refuse, newId });
       }),

@@ -1,3 +1,5 @@
+import { describePeriod, type Exhaustion } from './budget/budget.ts';
+
 /**
  * One error hierarchy for Steward. Every error has a stable `code` that handlers and tests
  * switch on, and carries the data a handler needs; messages are for people.
@@ -8,6 +10,19 @@ export abstract class StewardError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/** A budget limit is used up, so a model call was not made (a run ends with what it has). */
+export class BudgetExhaustedError extends StewardError {
+  readonly code = 'BUDGET_EXHAUSTED';
+  readonly exhaustion: Exhaustion;
+
+  constructor(exhaustion: Exhaustion) {
+    super(
+      `the ${exhaustion.scope} ${describePeriod(exhaustion.period)} ${exhaustion.unit} budget is used up`,
+    );
+    this.exhaustion = exhaustion;
   }
 }
 

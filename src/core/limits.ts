@@ -15,6 +15,8 @@ export interface RunLimits {
   readonly timeoutMs: number;
   /** How deep agents may hand work to sub-agents (the top agent is depth 0). */
   readonly maxDelegationDepth: number;
+  /** Cap on one model reply; also what a call reserves against budgets before it is made. */
+  readonly maxCompletionTokens: number;
 }
 
 export const DEFAULT_RUN_LIMITS: RunLimits = Object.freeze({
@@ -24,6 +26,28 @@ export const DEFAULT_RUN_LIMITS: RunLimits = Object.freeze({
   maxConsecutiveFailures: 3,
   timeoutMs: 300_000,
   maxDelegationDepth: 3,
+  maxCompletionTokens: 4_096,
+});
+
+/** Budgets and system-wide breakers (config `budgets` and `breakers` override these). */
+export const DEFAULT_BUDGETS = Object.freeze({
+  /** Messages one person may send Steward per minute, across channels of a workspace. */
+  userMessagesPerMinute: 10,
+});
+
+export const DEFAULT_BREAKERS = Object.freeze({
+  /** Alert the ops channel when more than this share of recent runs ended escalated or failed… */
+  errorRateThreshold: 0.2,
+  /** …within this window… */
+  errorRateWindowMs: 5 * 60_000,
+  /** …once at least this many runs ended in it (a quiet hour's two failures are not an incident). */
+  errorRateMinRuns: 10,
+  /** Pause new runs everywhere when the last hour's spend is over this multiple of the baseline… */
+  costSpikeFactor: 2,
+  /** …the average hourly spend over this many trailing hours… */
+  costSpikeBaselineHours: 24,
+  /** …and over this many dollars (so pennies never pause anything). */
+  costSpikeMinHourlyUsd: 1,
 });
 
 export const DEFAULT_TOOL_TIMEOUT_MS = 15_000;

@@ -33,6 +33,7 @@ export async function toolsForStep(
     tools,
     deadlineAt: state.deadlineAt,
     signal: ctx.signal,
+    charge: { conversation: state.conversation, userId: state.requestedBy },
   });
   // The planner's tokens are the run's tokens: they count against its budget like any call.
   state.usage = addUsage(state.usage, usage);

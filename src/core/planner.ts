@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ChargeTo } from './budget/budget.ts';
 import type { ChatMessage, TokenUsage } from './messages.ts';
 import type { ModelClient } from './ports.ts';
 import type { ToolCategory } from './tools/define-tool.ts';
@@ -33,6 +34,8 @@ export interface PlanInput {
   readonly tools: readonly PlannerTool[];
   readonly deadlineAt: number;
   readonly signal?: AbortSignal;
+  /** Whose budget pays for the planning call. */
+  readonly charge?: ChargeTo;
 }
 
 export interface Planner {
@@ -101,6 +104,9 @@ export function isSimpleRequest(text: string): boolean {
   return words.length > 0 && words.length <= 12 && words.every((word) => SOCIAL_WORDS.has(word));
 }
 
+/** A plan is a line of JSON; the cap keeps what a planning call reserves against budgets small. */
+const PLAN_MAX_COMPLETION_TOKENS = 400;
+
 export function createPlanner(options: { readonly model: ModelClient }): Planner {
   return {
     async plan(input) {
@@ -113,8 +119,13 @@ export function createPlanner(options: { readonly model: ModelClient }): Planner
           ],
           // The planner only chooses a step; with no tools it cannot call one by mistake.
           tools: [],
+          maxCompletionTokens: PLAN_MAX_COMPLETION_TOKENS,
         },
-        { deadlineAt: input.deadlineAt, ...(input.signal ? { signal: input.signal } : {}) },
+        {
+          deadlineAt: input.deadlineAt,
+          ...(input.signal ? { signal: input.signal } : {}),
+          ...(input.charge ? { charge: input.charge } : {}),
+        },
       );
       const plan = parsePlan(response.content);
       return { plan: plan ?? FALLBACK_PLAN, usage: response.usage, valid: plan !== undefined };

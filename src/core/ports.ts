@@ -1,4 +1,5 @@
 import type { AuditEvent } from './audit-events.ts';
+import type { ChargeTo } from './budget/budget.ts';
 import type { ChatMessage, TokenUsage, ToolCallRequest } from './messages.ts';
 
 /** The slice of pino the core uses; pino's Logger satisfies it. */
@@ -28,6 +29,8 @@ export interface ModelRequest {
   readonly model: string;
   readonly messages: readonly ChatMessage[];
   readonly tools: readonly ToolSpec[];
+  /** Cap on the reply's tokens (sent as max_completion_tokens); budgets reserve this much. */
+  readonly maxCompletionTokens?: number;
 }
 
 export interface ModelResponse {
@@ -41,6 +44,8 @@ export interface ModelCallOptions {
   readonly signal?: AbortSignal;
   /** Epoch ms after which no attempt may start or continue. */
   readonly deadlineAt: number;
+  /** Who pays: a metered client reserves against their budgets before the call. */
+  readonly charge?: ChargeTo;
 }
 
 /** The model port. src/llm implements it on the openai SDK; tests point that at a fake server. */

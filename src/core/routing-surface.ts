@@ -16,6 +16,16 @@ export function createRoutingSurface(surfaces: ReadonlyMap<string, Surface>): Su
     postNotice: (target, text, onlyFor) => of(target).postNotice(target, text, onlyFor),
     requestApproval: (target, approval) => of(target).requestApproval(target, approval),
     postEscalation: (target, escalation) => of(target).postEscalation(target, escalation),
+    postBudgetRefusal: async (target, refusal, onlyFor) => {
+      const surface = of(target);
+      if (surface.postBudgetRefusal) return surface.postBudgetRefusal(target, refusal, onlyFor);
+      return surface.postNotice(target, refusal.text, onlyFor);
+    },
+    postAdminRequest: async (target, request) => {
+      const surface = of(target);
+      if (surface.postAdminRequest) return surface.postAdminRequest(target, request);
+      return surface.postNotice(target, `${request.requestedBy} ${request.text}`);
+    },
     showWorking: async (target) => of(target).showWorking?.(target),
     showProgress: async (target, text) => of(target).showProgress?.(target, text),
     showApprovalHandling: async (target, approval, by) =>

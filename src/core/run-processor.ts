@@ -1,5 +1,6 @@
 import type { AgentRunner } from './agent-runner.ts';
 import type { AuditEventBody } from './audit-events.ts';
+import type { Breakers } from './budget/breakers.ts';
 import { ApprovalNotFoundError, IllegalTransitionError, StateUnavailableError } from './errors.ts';
 import type { Clock, Logger } from './ports.ts';
 import { newRunState, type RunOutcome, type RunState, type TurnResult } from './run-state.ts';
@@ -19,6 +20,8 @@ export interface RunProcessorOptions {
   readonly clock: Clock;
   /** Who an escalation pings, per platform (the config's escalation.notify). */
   readonly escalationMentions: (platform: string) => readonly string[];
+  /** Counts run endings for the error-rate alert. */
+  readonly breakers?: Breakers;
 }
 
 /**
@@ -60,10 +63,14 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       case 'completed': {
         const text = outcome.text.trim() === '' ? '(no answer)' : outcome.text;
         // The session keeps the question and the answer; the tool trace stays in the audit trail.
-        await options.sessions.append(record.conversationKey, [
-          { role: 'user', content: record.text },
-          { role: 'assistant', content: text },
-        ]);
+        await options.sessions.append(
+          record.conversationKey,
+          [
+            { role: 'user', content: record.text },
+            { role: 'assistant', content: text },
+          ],
+          { conversation: record.conversation, userId: record.requestedBy },
+        );
         // Posted before the status moves: a crash in between repeats the answer rather than losing it.
         await surface.postAnswer(target, text);
         break;
@@ -84,6 +91,9 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         break;
     }
     await runs.transition(record.runId, outcome.status, { outcome });
+    await options.breakers?.runEnded(record.runId, outcome.status).catch((error: unknown) => {
+      logger.warn({ err: error, runId: record.runId }, 'could not count the run for the error-rate alert');
+    });
   };
 
   /** Tells the thread what the run is doing as its tools start. */

@@ -1,3 +1,4 @@
+import type { ChargeTo } from './budget/budget.ts';
 import type { ConversationRef } from './conversation.ts';
 import type { ChatMessage } from './messages.ts';
 import type { PendingApproval, RunOutcome, RunState } from './run-state.ts';
@@ -11,7 +12,8 @@ import type { PendingApproval, RunOutcome, RunState } from './run-state.ts';
 /** Conversation history per conversation key, kept under a token budget by the implementation. */
 export interface SessionStore {
   load(conversationKey: string): Promise<ChatMessage[]>;
-  append(conversationKey: string, messages: readonly ChatMessage[]): Promise<void>;
+  /** `charge`: whose budget pays if the append makes the store summarize older turns. */
+  append(conversationKey: string, messages: readonly ChatMessage[], charge?: ChargeTo): Promise<void>;
 }
 
 export type RunStatus =

@@ -1,4 +1,4 @@
-import type { ConversationRef, EscalationChoice } from './conversation.ts';
+import type { BudgetLimitRef, ConversationRef, EscalationChoice } from './conversation.ts';
 import type { PendingApproval } from './run-state.ts';
 
 /**
@@ -11,6 +11,10 @@ export interface Surface {
   postNotice(target: ConversationRef, text: string, onlyFor?: string): Promise<void>;
   requestApproval(target: ConversationRef, approval: PendingApproval): Promise<void>;
   postEscalation(target: ConversationRef, escalation: EscalationNotice): Promise<void>;
+  /** A budget refusal with a "Request more" button, shown to `onlyFor` alone where the platform can. */
+  postBudgetRefusal?(target: ConversationRef, refusal: BudgetRefusal, onlyFor: string): Promise<void>;
+  /** A message that pings people (the admins): someone asks for more budget. */
+  postAdminRequest?(target: ConversationRef, request: AdminRequest): Promise<void>;
   /** Show that work started (typing indicator, reaction, status message). */
   showWorking?(target: ConversationRef): Promise<void>;
   /** Say what the run is doing now ("Running get_order (order_id: 1234)…"); platforms throttle. */
@@ -29,6 +33,20 @@ export interface Surface {
     runId: string,
     resolution: EscalationResolution,
   ): Promise<void>;
+}
+
+export interface BudgetRefusal {
+  readonly text: string;
+  /** The limit the button asks to raise. */
+  readonly limit: BudgetLimitRef;
+}
+
+export interface AdminRequest {
+  /** Who asks; the platform shows them as a mention before the text. */
+  readonly requestedBy: string;
+  readonly text: string;
+  /** Platform ids to ping (the config's admins). */
+  readonly mentions: readonly string[];
 }
 
 export interface EscalationNotice {

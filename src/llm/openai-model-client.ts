@@ -151,6 +151,7 @@ function toRequestBody(request: ModelRequest) {
     model: request.model,
     messages: request.messages.map(toMessageParam),
     ...(tools.length > 0 ? { tools, parallel_tool_calls: true } : {}),
+    ...(request.maxCompletionTokens ? { max_completion_tokens: request.maxCompletionTokens } : {}),
   };
 }
 

@@ -22,6 +22,14 @@ import type { ConversationRef } from '../core/conversation.ts';
  * |                   |                             |                             |               | messages 1 day                                    |
  * | audit-channel     | auditChannel(channelKey)    | redis-audit-sink.ts         | stream        | none: capped by MAXLEN ~ (10,000 entries)         |
  * | audit-run         | auditRun(runId)             | redis-audit-sink.ts         | stream        | 30 days, like the run; capped by MAXLEN ~ (5,000) |
+ * | audit-admin       | auditAdmin(tenantKey)       | redis-admin-audit.ts        | stream        | none: capped by MAXLEN ~ (10,000 entries)         |
+ * | budget-limits     | budgetLimits(scopeKey)      | redis-budget-store.ts       | hash          | none: admin overrides persist until cleared       |
+ * | budget-usage      | budgetUsage(scopeKey:bucket)| redis-budget-store.ts       | hash          | period end + 2 days (day) / + 7 days (month)      |
+ * | rate              | rate(userScopeKey)          | redis-budget-store.ts       | sorted set    | one rate window (a minute)                        |
+ * | spend             | spend('hourly')             | redis-budget-store.ts       | hash          | baseline hours + 2, refreshed on every spend      |
+ * | pause             | pause('global')             | redis-breaker-store.ts      | hash          | none: a pause holds until an admin resumes        |
+ * | run-ends          | runEnds('all' / 'bad')      | redis-breaker-store.ts      | sorted set    | two error-rate windows, refreshed on every end    |
+ * | alert             | alert(name)                 | redis-breaker-store.ts      | string '1'    | one window: at most one alert per window          |
  *
  * Shape: `<prefix><kind>:<id>`. The id is always the last part and no kind name contains ':', so
  * one kind's `<kind>:` is never the start of another's: two different (kind, id) pairs can never
@@ -42,6 +50,14 @@ export const KEY_KINDS = Object.freeze({
   conversationActive: 'conv-active',
   takenOver: 'conv-takeover',
   messageRef: 'message-ref',
+  auditAdmin: 'audit-admin',
+  budgetLimits: 'budget-limits',
+  budgetUsage: 'budget-usage',
+  rate: 'rate',
+  spend: 'spend',
+  pause: 'pause',
+  runEnds: 'run-ends',
+  alert: 'alert',
 });
 
 export type KeyKind = keyof typeof KEY_KINDS;
@@ -69,6 +85,14 @@ export function createKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     conversationActive: build('conversationActive'),
     takenOver: build('takenOver'),
     messageRef: build('messageRef'),
+    auditAdmin: build('auditAdmin'),
+    budgetLimits: build('budgetLimits'),
+    budgetUsage: build('budgetUsage'),
+    rate: build('rate'),
+    spend: build('spend'),
+    pause: build('pause'),
+    runEnds: build('runEnds'),
+    alert: build('alert'),
   });
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ChargeTo } from '../core/budget/budget.ts';
 import { isRecord } from '../core/is-record.ts';
 import type { ChatMessage } from '../core/messages.ts';
 import { type Clock, type Logger, type ModelClient, systemClock } from '../core/ports.ts';
@@ -8,7 +9,8 @@ import type { RedisKeys } from './redis-keys.ts';
 
 /** Condenses the older part of a conversation into a short text; usually a model call. */
 export interface Summarizer {
-  summarize(messages: readonly ChatMessage[]): Promise<string>;
+  /** `charge` names whose budget pays for the summary (the conversation and the person who asked). */
+  summarize(messages: readonly ChatMessage[], charge?: ChargeTo): Promise<string>;
 }
 
 export type TokenEstimator = (messages: readonly ChatMessage[]) => number;
@@ -76,7 +78,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
   const ttl = options.idleTtlSeconds ?? DEFAULT_IDLE_TTL_SECONDS;
   const estimate = options.estimateTokens ?? estimateTokens;
 
-  const compact = async (key: string, raw: readonly string[]): Promise<void> => {
+  const compact = async (key: string, raw: readonly string[], charge?: ChargeTo): Promise<void> => {
     const entries = raw.flatMap((item) => {
       const message = parseMessage(item);
       return message ? [{ raw: item, message }] : [];
@@ -87,7 +89,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     const kept = entries.slice(cut);
     let text: string;
     try {
-      text = await summarizer.summarize(messages.slice(0, cut));
+      text = await summarizer.summarize(messages.slice(0, cut), charge);
     } catch (error) {
       // The append itself succeeded; the next append tries again.
       logger?.warn({ err: error, key }, 'session compaction failed; history kept as is');
@@ -112,7 +114,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
         });
       }),
 
-    append: (conversationKey, messages) =>
+    append: (conversationKey, messages, charge) =>
       wrapUnavailable('session.append', async () => {
         if (messages.length === 0) return;
         const key = keys.session(conversationKey);
@@ -129,7 +131,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
         if (!Array.isArray(raw)) throw new Error('session.append: unexpected reply');
         const all = raw.map(String);
         const total = estimate(all.flatMap((item) => parseMessage(item) ?? []));
-        if (total > budget) await compact(key, all);
+        if (total > budget) await compact(key, all, charge);
       }),
   };
 }
@@ -211,6 +213,7 @@ export interface ModelSummarizerOptions {
 }
 
 const TOOL_RESULT_CHARS = 1_000;
+const SUMMARY_MAX_COMPLETION_TOKENS = 1_000;
 
 /** A Summarizer that asks the model, without tools, for a summary that keeps the facts. */
 export function createModelSummarizer(options: ModelSummarizerOptions): Summarizer {
@@ -223,7 +226,7 @@ export function createModelSummarizer(options: ModelSummarizerOptions): Summariz
     'drop greetings and small talk; add nothing that is not in the conversation.',
   ].join(' ');
   return {
-    async summarize(messages) {
+    async summarize(messages, charge) {
       const response = await options.model.complete(
         {
           model: options.modelName,
@@ -232,8 +235,14 @@ export function createModelSummarizer(options: ModelSummarizerOptions): Summariz
             { role: 'user', content: `The conversation so far:\n\n${transcript(messages)}` },
           ],
           tools: [],
+          // Room for the word target; also what a summary reserves against budgets.
+          maxCompletionTokens: SUMMARY_MAX_COMPLETION_TOKENS,
         },
-        { deadlineAt: clock.now() + deadlineMs, signal: AbortSignal.timeout(deadlineMs) },
+        {
+          deadlineAt: clock.now() + deadlineMs,
+          signal: AbortSignal.timeout(deadlineMs),
+          ...(charge ? { charge } : {}),
+        },
       );
       const text = response.content?.trim() ?? '';
       if (text === '') throw new Error('the model returned an empty summary');

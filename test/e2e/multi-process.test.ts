@@ -44,7 +44,11 @@ afterEach(async () => {
 
 function config(): string {
   return writeConfig(
-    refundConfigYaml(shop, { extra: 'approvals:\n  approvers: { slack: [ULEAD01, ULEAD02] }\n' }),
+    refundConfigYaml(shop, {
+      // One person sends 30 messages in a burst below; the per-person rate is not what is tested.
+      extra:
+        'approvals:\n  approvers: { slack: [ULEAD01, ULEAD02] }\nbudgets:\n  userMessagesPerMinute: 60\n',
+    }),
   );
 }
 

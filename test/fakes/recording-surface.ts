@@ -1,4 +1,4 @@
-import type { ConversationRef } from '../../src/core/conversation.ts';
+import type { BudgetLimitRef, ConversationRef } from '../../src/core/conversation.ts';
 import type { Surface } from '../../src/core/conversation-service.ts';
 
 export type Posted =
@@ -7,7 +7,15 @@ export type Posted =
   | { kind: 'approval'; target: ConversationRef; approvalId: string; toolName: string; args: unknown }
   | { kind: 'escalation'; target: ConversationRef; reason: string; summary: string | null }
   | { kind: 'decided'; approvalId: string; decision: string; by: string | null }
-  | { kind: 'working'; target: ConversationRef };
+  | { kind: 'working'; target: ConversationRef }
+  | { kind: 'budget_refusal'; target: ConversationRef; text: string; limit: BudgetLimitRef; onlyFor: string }
+  | {
+      kind: 'admin_request';
+      target: ConversationRef;
+      requestedBy: string;
+      text: string;
+      mentions: readonly string[];
+    };
 
 export interface RecordingSurface extends Surface {
   readonly posted: Posted[];
@@ -66,6 +74,9 @@ export function createRecordingSurface(): RecordingSurface {
     postEscalation: async (target, escalation) =>
       push({ kind: 'escalation', target, reason: escalation.reason, summary: escalation.summary }),
     showWorking: async (target) => push({ kind: 'working', target }),
+    postBudgetRefusal: async (target, refusal, onlyFor) =>
+      push({ kind: 'budget_refusal', target, text: refusal.text, limit: refusal.limit, onlyFor }),
+    postAdminRequest: async (target, request) => push({ kind: 'admin_request', target, ...request }),
     showApprovalDecided: async (_target, approval, outcome) =>
       push({ kind: 'decided', approvalId: approval.approvalId, decision: outcome.decision, by: outcome.by }),
   };

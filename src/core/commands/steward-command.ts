@@ -1,47 +1,19 @@
+import type { AdminChange } from '../admin-audit.ts';
 import type { ConversationRef } from '../conversation.ts';
 import { StateUnavailableError } from '../errors.ts';
-import type { Clock, Logger } from '../ports.ts';
-import type { ChannelSettings, ChannelSettingsStore, RunRecord, RunStatus, RunStore } from '../stores.ts';
+import type { ChannelSettings, RunRecord, RunStatus } from '../stores.ts';
+import { BUDGET_SUBCOMMAND } from './budget-command.ts';
 import type { CommandInvocation, CommandReply, CommandRouter } from './command-types.ts';
+import {
+  exactly,
+  recordChange,
+  type StewardCommandRouterOptions,
+  type StewardSubcommand,
+  type SubcommandContext,
+} from './subcommand.ts';
+import { TOOLS_SUBCOMMAND } from './tools-command.ts';
 
-export interface StewardCommandRouterOptions {
-  readonly runs: RunStore;
-  readonly channels: ChannelSettingsStore;
-  readonly audit: { timeline(runId: string): Promise<string[]> };
-  /** The user ids the config names as admins on a platform. */
-  readonly admins: (platform: string) => readonly string[];
-  /** The agent of a channel without its own setting. */
-  readonly defaultAgent: string;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** Cap on the timeline part of an `audit` reply; the default keeps a reply within Discord's 2,000 characters. */
-  readonly maxTimelineChars?: number;
-}
-
-interface SubcommandContext {
-  readonly invocation: CommandInvocation;
-  readonly args: readonly string[];
-  readonly options: StewardCommandRouterOptions;
-  readonly log: Logger;
-}
-
-/** One `/steward` subcommand; adding a subcommand is adding one entry to SUBCOMMANDS. */
-interface StewardSubcommand {
-  readonly name: string;
-  /** As shown in the usage line, e.g. `audit <runId>`. */
-  readonly usage: string;
-  /** One line for `help`. */
-  readonly summary: string;
-  readonly adminOnly: boolean;
-  /** Whether the words after the name fit; anything else gets the usage line. */
-  readonly accepts: (args: readonly string[]) => boolean;
-  readonly run: (context: SubcommandContext) => Promise<string>;
-}
-
-const exactly =
-  (count: number) =>
-  (args: readonly string[]): boolean =>
-    args.length === count;
+export type { StewardCommandRouterOptions } from './subcommand.ts';
 
 const SUBCOMMANDS: readonly StewardSubcommand[] = [
   {
@@ -59,11 +31,18 @@ const SUBCOMMANDS: readonly StewardSubcommand[] = [
     adminOnly: true,
     accepts: exactly(0),
     run: async ({ invocation, options }) => {
-      const [settings, active] = await Promise.all([
+      const [settings, active, breakers] = await Promise.all([
         options.channels.get(invocation.channel),
         options.runs.activeInChannel(invocation.channel),
+        options.budgets?.breakers.status() ?? [],
       ]);
-      return formatStatus({ settings, active, defaultAgent: options.defaultAgent, now: options.clock.now() });
+      const status = formatStatus({
+        settings,
+        active,
+        defaultAgent: options.defaultAgent,
+        now: options.clock.now(),
+      });
+      return [status, ...breakers].join('\n');
     },
   },
   {
@@ -72,37 +51,46 @@ const SUBCOMMANDS: readonly StewardSubcommand[] = [
     summary: 'stop Steward from starting new runs in this channel',
     adminOnly: true,
     accepts: exactly(0),
-    run: async ({ invocation, options, log }) => {
+    run: async (context) => {
+      const { invocation, options } = context;
       const settings = await options.channels.get(invocation.channel);
       if (settings.paused)
         return 'Steward is already paused in this channel. `/steward resume` turns it back on.';
       await options.channels.update(invocation.channel, { paused: true });
-      log.info({ by: invocation.userId, at: options.clock.now() }, 'channel paused with /steward pause');
+      await recordChange(context, { setting: 'paused', scope: 'channel', old: false, new: true });
       return 'Paused. Steward will not start new runs in this channel until an admin runs `/steward resume`.';
     },
   },
   {
     name: 'resume',
-    usage: 'resume',
-    summary: 'let Steward answer in this channel again after a pause',
+    usage: 'resume [--global]',
+    summary: 'let Steward answer in this channel again after a pause; `--global` lifts a pause everywhere',
     adminOnly: true,
-    accepts: exactly(0),
-    run: async ({ invocation, options, log }) => {
+    accepts: (args) => args.length === 0 || (args.length === 1 && args[0] === '--global'),
+    run: async (context) => {
+      const { invocation, options } = context;
+      if (context.args[0] === '--global') return resumeGlobally(context);
       const settings = await options.channels.get(invocation.channel);
       if (!settings.paused) return 'Steward is not paused in this channel, so there is nothing to resume.';
       await options.channels.update(invocation.channel, { paused: false });
-      log.info({ by: invocation.userId, at: options.clock.now() }, 'channel resumed with /steward resume');
+      await recordChange(context, { setting: 'paused', scope: 'channel', old: true, new: false });
       return 'Resumed. Steward answers in this channel again.';
     },
   },
+  BUDGET_SUBCOMMAND,
+  TOOLS_SUBCOMMAND,
   {
     name: 'audit',
-    usage: 'audit <runId>',
-    summary: "one run's audit trail: model calls, tool calls, policy verdicts, approvals, outcome",
+    usage: 'audit <runId|changes>',
+    summary:
+      "one run's audit trail (model calls, tool calls, policy verdicts, approvals, outcome), or admins' recent changes",
     adminOnly: true,
     accepts: exactly(1),
     run: async ({ invocation, args, options }) => {
       const runId = args[0] ?? '';
+      if (runId === 'changes') {
+        return formatChanges(await options.changes.recent(invocation.channel, MAX_LISTED_CHANGES));
+      }
       const run = await options.runs.get(runId);
       if (run === undefined) return `I have no run with id \`${runId}\` (it may be mistyped, or it expired).`;
       // The reply is shown in this channel, so another channel's history must not leak into it.
@@ -159,6 +147,26 @@ export function createStewardCommandRouter(options: StewardCommandRouterOptions)
       }
     },
   };
+}
+
+async function resumeGlobally(context: SubcommandContext): Promise<string> {
+  const { invocation, options } = context;
+  if (!options.budgets) return 'Steward is not paused everywhere, so there is nothing to resume.';
+  const lifted = await options.budgets.breakerStore.resumeGlobally(invocation.userId, options.clock.now());
+  if (!lifted) return 'Steward is not paused everywhere, so there is nothing to resume.';
+  await recordChange(context, { setting: 'global-pause', scope: 'global', old: lifted, new: null });
+  return `Resumed everywhere: new runs start again in every channel (the pause was: ${lifted.reason}). The cost-spike breaker stays quiet for the next hour.`;
+}
+
+const MAX_LISTED_CHANGES = 10;
+
+function formatChanges(changes: readonly AdminChange[]): string {
+  if (changes.length === 0) return 'No admin changes are recorded for this workspace.';
+  const lines = changes.map((change) => {
+    const at = new Date(change.at).toISOString().slice(0, 16).replace('T', ' ');
+    return `${at} UTC <@${change.by}> ${change.setting} (${change.scope}) in <#${change.channelId}>: ${JSON.stringify(change.old)} → ${JSON.stringify(change.new)}`;
+  });
+  return [`The last ${plural(changes.length, 'admin change')}, newest first:`, ...lines].join('\n');
 }
 
 function helpText(): string {

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AdminAuditLog } from '../../../src/core/admin-audit.ts';
 import type { AuditEvent } from '../../../src/core/audit-events.ts';
 import type { CommandInvocation, CommandRouter } from '../../../src/core/commands/command-types.ts';
 import { createStewardCommandRouter, STEWARD_USAGE } from '../../../src/core/commands/steward-command.ts';
 import type { ConversationRef } from '../../../src/core/conversation.ts';
 import type { ChannelSettingsStore, NewRun, RunStore } from '../../../src/core/stores.ts';
+import { createRedisAdminAudit } from '../../../src/state/redis-admin-audit.ts';
 import { createRedisAuditReader } from '../../../src/state/redis-audit-reader.ts';
 import { createRedisAuditSink } from '../../../src/state/redis-audit-sink.ts';
 import { createRedisChannelSettingsStore } from '../../../src/state/redis-channel-settings.ts';
@@ -47,6 +49,7 @@ describe('/steward', () => {
   let channels: ChannelSettingsStore;
   let router: CommandRouter;
   let entries: LogEntry[];
+  let changes: AdminAuditLog;
   let now: number;
 
   beforeEach(async () => {
@@ -57,12 +60,15 @@ describe('/steward', () => {
     runs = createRedisRunStore({ redis: test.redis, keys, clock });
     channels = createRedisChannelSettingsStore({ redis: test.redis, keys });
     entries = [];
+    changes = createRedisAdminAudit({ redis: test.redis, keys });
     router = createStewardCommandRouter({
       runs,
       channels,
       audit: createRedisAuditReader({ redis: test.redis, keys }),
       admins: (platform) => (platform === 'slack' ? [CONFIG_ADMIN] : []),
       defaultAgent: 'support',
+      agentTools: () => ['lookup_order', 'refund_order'],
+      changes,
       clock,
       logger: createRecordingLogger(entries),
     });
@@ -71,10 +77,18 @@ describe('/steward', () => {
 
   it('shows help to anyone, one line per subcommand', async () => {
     const { text } = await router.handle(invoke('help'));
-    for (const usage of ['help', 'status', 'pause', 'resume', 'audit <runId>']) {
+    for (const usage of [
+      'help',
+      'status',
+      'pause',
+      'resume [--global]',
+      'budget',
+      'tools',
+      'audit <runId|changes>',
+    ]) {
       expect(text).toContain(`/steward ${usage}`);
     }
-    expect(text.split('\n').filter((line) => line.startsWith('•'))).toHaveLength(5);
+    expect(text.split('\n').filter((line) => line.startsWith('•'))).toHaveLength(7);
   });
 
   it('refuses everything but help to someone who is not an admin, and changes nothing', async () => {
@@ -93,18 +107,18 @@ describe('/steward', () => {
     expect(text).toBe("Only server admins and the admins in Steward's config can use /steward pause.");
   });
 
-  it('lets a config admin pause, shows it in status, and logs who and when', async () => {
+  it('lets a config admin pause, shows it in status, and records who and when', async () => {
     expect((await router.handle(invoke('pause', asConfigAdmin))).text).toMatch(/^Paused\./);
     expect((await channels.get(channel)).paused).toBe(true);
-    expect(entries).toContainEqual(
-      expect.objectContaining({ level: 'info', obj: { by: CONFIG_ADMIN, at: T0 } }),
-    );
+    expect(await changes.recent(channel, 10)).toEqual([
+      expect.objectContaining({ setting: 'paused', by: CONFIG_ADMIN, at: T0, old: false, new: true }),
+    ]);
 
     const { text } = await router.handle(invoke('status', asConfigAdmin));
     expect(text).toContain('Agent: support (the default)');
     expect(text).toContain('Steward: paused');
     expect((await router.handle(invoke('pause', asConfigAdmin))).text).toContain('already paused');
-    expect(entries.filter((entry) => entry.level === 'info')).toHaveLength(1);
+    expect(await changes.recent(channel, 10)).toHaveLength(1);
   });
 
   it('lets a platform admin resume, and says so when there is nothing to resume', async () => {
@@ -113,11 +127,48 @@ describe('/steward', () => {
     now = T0 + MINUTE;
     expect((await router.handle(invoke('resume', asPlatformAdmin))).text).toMatch(/^Resumed\./);
     expect((await channels.get(channel)).paused).toBe(false);
-    expect(entries.filter((entry) => entry.level === 'info').map((entry) => entry.obj)).toEqual([
-      { by: 'U0OWNER', at: T0 },
-      { by: 'U0OWNER', at: T0 + MINUTE },
+    expect((await changes.recent(channel, 10)).map(({ by, at, new: value }) => ({ by, at, value }))).toEqual([
+      { by: 'U0OWNER', at: T0 + MINUTE, value: false },
+      { by: 'U0OWNER', at: T0, value: true },
     ]);
+    const listed = (await router.handle(invoke('audit changes', asPlatformAdmin))).text;
+    expect(listed).toContain('The last 2 admin changes, newest first:');
+    expect(listed).toMatch(/<@U0OWNER> paused \(channel\) in <#C1>: true → false/);
     expect((await router.handle(invoke('status', asPlatformAdmin))).text).toContain('Steward: on');
+  });
+
+  it("edits the channel's tool allowlist and records old and new value", async () => {
+    expect((await router.handle(invoke('tools'))).text).toBe(
+      "Only workspace admins and the admins in Steward's config can use /steward tools.",
+    );
+    const shown = (await router.handle(invoke('tools', asConfigAdmin))).text;
+    expect(shown).toContain('Allowed here: every tool of the agent (`lookup_order`, `refund_order`)');
+    expect((await router.handle(invoke('tools deny refund_order', asConfigAdmin))).text).toBe(
+      'Denied `refund_order` in this channel; runs starting from now cannot use it. Allowed here now: `lookup_order`.',
+    );
+    expect((await channels.get(channel)).toolAllowlist).toEqual(['lookup_order']);
+    expect((await router.handle(invoke('tools deny refund_order', asConfigAdmin))).text).toContain(
+      'already denied',
+    );
+    expect((await router.handle(invoke('tools allow launch_rocket', asConfigAdmin))).text).toBe(
+      "`launch_rocket` is not one of support's tools (`lookup_order`, `refund_order`).",
+    );
+    expect((await router.handle(invoke('tools allow', asConfigAdmin))).text).toBe(STEWARD_USAGE);
+    now = T0 + MINUTE;
+    expect((await router.handle(invoke('tools allow refund_order', asConfigAdmin))).text).toContain(
+      'Allowed `refund_order`',
+    );
+    expect(
+      (await changes.recent(channel, 10)).map(({ setting, old, new: value, at }) => ({
+        setting,
+        old,
+        value,
+        at,
+      })),
+    ).toEqual([
+      { setting: 'tools', old: ['lookup_order'], value: ['lookup_order', 'refund_order'], at: T0 + MINUTE },
+      { setting: 'tools', old: null, value: ['lookup_order'], at: T0 },
+    ]);
   });
 
   it('reads subcommands case-insensitively and tolerates extra whitespace', async () => {
@@ -126,7 +177,9 @@ describe('/steward', () => {
   });
 
   it('answers an empty, unknown or malformed command with the usage line', async () => {
-    expect(STEWARD_USAGE).toBe('Usage: /steward help | status | pause | resume | audit <runId>');
+    expect(STEWARD_USAGE).toBe(
+      'Usage: /steward help | status | pause | resume [--global] | budget [set <scope> <tokens|usd> <amount> <day|month> | clear <scope>] | tools [allow|deny <tool>] | audit <runId|changes>',
+    );
     for (const text of [
       '',
       '   ',
@@ -260,6 +313,8 @@ describe('/steward', () => {
       audit: { timeline: () => Promise.reject(new Error('stream is damaged')) },
       admins: () => [CONFIG_ADMIN],
       defaultAgent: 'support',
+      agentTools: () => ['lookup_order', 'refund_order'],
+      changes: createRedisAdminAudit({ redis: test.redis, keys }),
       clock: { now: () => now },
       logger: createRecordingLogger(entries),
     });
@@ -283,6 +338,8 @@ describe('/steward', () => {
         audit: createRedisAuditReader({ redis: down, keys }),
         admins: () => [CONFIG_ADMIN],
         defaultAgent: 'support',
+        agentTools: () => ['lookup_order', 'refund_order'],
+        changes: createRedisAdminAudit({ redis: down, keys }),
         clock: { now: () => now },
         logger,
       });

@@ -66,6 +66,16 @@ describe('parseConfig defaults', () => {
       escalation: { notify: { slack: [], discord: [] } },
       sessions: { maxTokens: 8_000, expiresAfterMs: 7 * 86_400_000 },
       workers: { concurrency: 4, shutdownGraceMs: 10_000 },
+      budgets: {
+        prices: {},
+        defaults: { channel: {}, workspace: {}, user: {} },
+        userMessagesPerMinute: 10,
+      },
+      breakers: {
+        errorRate: { threshold: 0.2, windowMs: 5 * 60_000, minRuns: 10 },
+        costSpike: { factor: 2, baselineHours: 24, minHourlyUsd: 1 },
+        opsChannel: null,
+      },
     });
   });
 
