@@ -170,6 +170,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   const channels = createRedisChannelSettingsStore({ redis, keys });
   const notes = createRedisNotesStore({ redis, keys });
 
+  const redisAudit = createRedisAuditSink({ redis, keys, logger });
   const budgetStore = createRedisBudgetStore({
     redis,
     keys,
@@ -191,7 +192,14 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
       clock,
       ...options.model,
     }),
-    store: budgetStore,
+    // Audit events recorded since the last write (a run's start) travel with the reservation.
+    store: {
+      ...budgetStore,
+      reserve: (scopes, amount, now) => {
+        redisAudit.flushNow();
+        return budgetStore.reserve(scopes, amount, now);
+      },
+    },
     prices: createPriceTable(config.budgets.prices),
     clock,
     logger,
@@ -210,7 +218,6 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
       clock,
     }),
   });
-  const redisAudit = createRedisAuditSink({ redis, keys, logger });
   const agents = new Map<string, AgentProfile>(
     Object.values(config.agents).map((agent) => [
       agent.name,
@@ -250,7 +257,13 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     clock,
     redact,
     notes,
-    checkpoints: runs,
+    // Audit events buffered since the last save go out in the same write as the checkpoint.
+    checkpoints: {
+      saveCheckpoint: (state) => {
+        redisAudit.flushNow();
+        return runs.saveCheckpoint(state);
+      },
+    },
     planner: createPlanner({ model }),
   });
   const queue = createRunQueue({ connection: redis, prefix: env.redisPrefix, logger });

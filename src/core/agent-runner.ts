@@ -4,7 +4,13 @@ import type { AuditEventBody } from './audit-events.ts';
 import { describeExhaustion } from './budget/budget.ts';
 import type { ConversationRef } from './conversation.ts';
 import { carveLimits } from './delegation.ts';
-import { ApprovalNotFoundError, BudgetExhaustedError, ModelCallError, StewardError } from './errors.ts';
+import {
+  ApprovalNotFoundError,
+  BudgetExhaustedError,
+  ModelCallError,
+  StateUnavailableError,
+  StewardError,
+} from './errors.ts';
 import { checkDeadline, checkIterations, checkTokens, firstTripped } from './guards.ts';
 import type { RunLimits } from './limits.ts';
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from './limits.ts';
@@ -108,6 +114,7 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
   ): RunContext => {
     const logger = options.logger.child({ runId: state.runId, traceId: state.traceId, agent: agent.name });
     const tree = state.parentRunId ? { parentRunId: state.parentRunId, rootRunId: state.rootRunId } : {};
+    let unsaved: Promise<void> | undefined;
     const ctx: RunContext = {
       state,
       agent: scaled(agent, state.limitsScale),
@@ -125,6 +132,17 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       notes: options.notes,
       // A sub-agent is saved inside the top run's checkpoint, so the whole tree resumes together.
       checkpoint: checkpoint ?? (() => options.checkpoints?.saveCheckpoint(state) ?? Promise.resolve()),
+      checkpointLater: () => {
+        const saving = Promise.all([unsaved, ctx.checkpoint()]).then(() => undefined);
+        // Observed here so a failure is not unhandled; savedCheckpoints() reports it.
+        saving.catch(() => undefined);
+        unsaved = saving;
+      },
+      savedCheckpoints: async () => {
+        const saving = unsaved;
+        unsaved = undefined;
+        await saving;
+      },
       audit: (event: AuditEventBody) => {
         options.audit.record({
           ...event,
@@ -237,7 +255,10 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
 
   const drive = async (ctx: RunContext): Promise<TurnResult> => {
     const { state, agent } = ctx;
-    const end = (outcome: RunOutcome) => endRun(ctx, outcome);
+    const end = async (outcome: RunOutcome) => {
+      await ctx.savedCheckpoints();
+      return endRun(ctx, outcome);
+    };
 
     for (;;) {
       if (ctx.signal.aborted) return end({ status: 'cancelled', reason: 'the run was cancelled' });
@@ -268,7 +289,10 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
             charge: { conversation: state.conversation, userId: state.requestedBy },
           },
         );
+        // The batch's checkpoint went out with the reservation; it must be stored before going on.
+        await ctx.savedCheckpoints();
       } catch (error) {
+        if (error instanceof StateUnavailableError) throw error;
         if (ctx.signal.aborted) return end({ status: 'cancelled', reason: 'the run was cancelled' });
         if (error instanceof BudgetExhaustedError) return end(stopForBudget(ctx, error));
         const late = checkDeadline(state, agent.limits, clock.now());
@@ -310,7 +334,8 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       const overBudget = checkTokens(state, agent.limits);
       if (overBudget.tripped) return end(trip(ctx, overBudget));
       state.batch = { calls: response.toolCalls, next: 0 };
-      await ctx.checkpoint();
+      // Stored with the settlement and the audit events in one round trip; the batch waits for it.
+      ctx.checkpointLater();
     }
   };
 

@@ -121,14 +121,22 @@ export function createConversationService(options: ConversationServiceOptions): 
 
     handleMessage: (message, handling = {}) =>
       guarded(message, message.userId, async () => {
-        if (!handling.claimed && !(await options.dedupe.claim(message.eventId))) {
-          return { status: 'ignored', reason: 'duplicate' };
-        }
         const key = conversationKey(message);
-        // A person owns this thread now; Steward stays quiet until they release it.
-        if (await flags.takenOverBy(key)) return { status: 'ignored', reason: 'taken_over' };
         const text = message.text.trim();
-        if (text.length > options.maxInputChars) {
+        const tooLong = text.length > options.maxInputChars;
+        // One round trip for everything the door checks. Admission counts the message against the
+        // sender's rate (keyed by event id, so a duplicate counts once) even when a later check
+        // refuses it.
+        const [claimed, owner, settings, verdict] = await Promise.all([
+          handling.claimed ? true : options.dedupe.claim(message.eventId),
+          flags.takenOverBy(key),
+          options.channels.get(message),
+          options.budgets && !tooLong ? admitMessage(options.budgets, message, clock.now()) : undefined,
+        ]);
+        if (!claimed) return { status: 'ignored', reason: 'duplicate' };
+        // A person owns this thread now; Steward stays quiet until they release it.
+        if (owner) return { status: 'ignored', reason: 'taken_over' };
+        if (tooLong) {
           const limit = options.maxInputChars.toLocaleString('en-US');
           return refuse(
             message,
@@ -136,7 +144,6 @@ export function createConversationService(options: ConversationServiceOptions): 
             `Your message is ${text.length.toLocaleString('en-US')} characters; the limit is ${limit}. Please shorten it and try again.`,
           );
         }
-        const settings = await options.channels.get(message);
         if (settings.paused) {
           return refuse(
             message,
@@ -144,36 +151,35 @@ export function createConversationService(options: ConversationServiceOptions): 
             'Steward is paused in this channel. An admin can resume it.',
           );
         }
-        if (options.budgets) {
-          const verdict = await admitMessage(options.budgets, message, clock.now());
-          if (!verdict.ok) {
-            if (verdict.refusal && surface.postBudgetRefusal) {
-              await surface.postBudgetRefusal(message, verdict.refusal, message.userId);
-              return { status: 'refused', reason: verdict.text };
-            }
-            return refuse(message, message.userId, verdict.text);
+        if (verdict && !verdict.ok) {
+          if (verdict.refusal && surface.postBudgetRefusal) {
+            await surface.postBudgetRefusal(message, verdict.refusal, message.userId);
+            return { status: 'refused', reason: verdict.text };
           }
+          return refuse(message, message.userId, verdict.text);
         }
         const agent =
           settings.agent && options.agents.has(settings.agent) ? settings.agent : options.defaultAgent;
         const runId = newId();
-        await runs.create({
-          runId,
-          conversation: {
-            platform: message.platform,
-            tenantId: message.tenantId,
-            channelId: message.channelId,
-            threadId: message.threadId,
-          },
-          conversationKey: key,
-          requestedBy: message.userId,
-          agent,
-          text,
-          eventId: message.eventId,
-          createdAt: clock.now(),
-        });
+        await Promise.all([
+          runs.create({
+            runId,
+            conversation: {
+              platform: message.platform,
+              tenantId: message.tenantId,
+              channelId: message.channelId,
+              threadId: message.threadId,
+            },
+            conversationKey: key,
+            requestedBy: message.userId,
+            agent,
+            text,
+            eventId: message.eventId,
+            createdAt: clock.now(),
+          }),
+          flags.markActive(key),
+        ]);
         await queue.enqueue({ kind: 'start', itemId: `start:${runId}`, runId, conversationKey: key });
-        await flags.markActive(key);
         await surface.showWorking?.(message);
         return { status: 'queued', runId };
       }),

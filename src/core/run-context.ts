@@ -37,6 +37,13 @@ export interface RunContext {
   /** Saves the run state so any process can continue it from here. */
   checkpoint(): Promise<void>;
   /**
+   * Starts saving the run state without waiting, so the save travels with the next Redis call the
+   * run makes (a budget reservation, a settlement). `savedCheckpoints()` waits for it.
+   */
+  checkpointLater(): void;
+  /** Resolves when every checkpointLater() save is stored; rejects with the first failure. */
+  savedCheckpoints(): Promise<void>;
+  /**
    * Runs (or, when this call already has one, continues) a sub-agent for a delegation call, inside
    * this run; resolves with the child's outcome. Usage is charged to this run when the child ends.
    */

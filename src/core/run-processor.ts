@@ -46,7 +46,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         const { approval } = outcome;
         await runs.saveCheckpoint(state);
         await approvals.create(approval);
-        await runs.transition(record.runId, 'awaiting_approval');
+        await runs.transition(record.runId, 'awaiting_approval', { conversation: record.conversation });
         await surface.requestApproval(target, approval);
         await options.queue.enqueue(
           {
@@ -90,10 +90,12 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         await surface.postNotice(target, `This run stopped: ${outcome.reason}.`);
         break;
     }
-    await runs.transition(record.runId, outcome.status, { outcome });
-    await options.breakers?.runEnded(record.runId, outcome.status).catch((error: unknown) => {
+    // Sent together: counting an ending twice (a duplicate delivery) is harmless, it is keyed by run.
+    const counted = options.breakers?.runEnded(record.runId, outcome.status).catch((error: unknown) => {
       logger.warn({ err: error, runId: record.runId }, 'could not count the run for the error-rate alert');
     });
+    await runs.transition(record.runId, outcome.status, { outcome, conversation: record.conversation });
+    await counted;
   };
 
   /** Tells the thread what the run is doing as its tools start. */
@@ -114,8 +116,14 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
     (await options.channels.get(record.conversation)).toolAllowlist ?? undefined;
 
   const start = async (record: RunRecord, signal: AbortSignal): Promise<void> => {
-    if (record.status === 'queued') await runs.transition(record.runId, 'running');
-    const history = await options.sessions.load(record.conversationKey);
+    // One round trip: the move to running and the reads the run starts from.
+    const [, history, channelAllowlist] = await Promise.all([
+      record.status === 'queued'
+        ? runs.transition(record.runId, 'running', { conversation: record.conversation })
+        : undefined,
+      options.sessions.load(record.conversationKey),
+      allowlistFor(record),
+    ]);
     const result = await runner.start({
       runId: record.runId,
       agent: record.agent,
@@ -123,7 +131,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       requestedBy: record.requestedBy,
       conversation: record.conversation,
       history,
-      channelAllowlist: await allowlistFor(record),
+      channelAllowlist,
       signal,
       limitsScale: record.limitsScale,
       onEvent: progressFor(record),
@@ -168,7 +176,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
   const resume = async (record: RunRecord, item: WorkItem & { kind: 'resume' }, signal: AbortSignal) => {
     const checkpoint = await runs.loadCheckpoint(record.runId);
     if (!checkpoint) return end(record, { status: 'failed', reason: 'the run’s checkpoint is missing' });
-    await runs.transition(record.runId, 'running');
+    await runs.transition(record.runId, 'running', { conversation: record.conversation });
     try {
       const result = await runner.resume(checkpoint, {
         decision: item.decision,

@@ -31,6 +31,8 @@ export type BatchResult =
 export async function runToolBatch(ctx: RunContext): Promise<BatchResult> {
   const batch = ctx.state.batch;
   if (!batch) return { kind: 'continue' };
+  // No call runs before the checkpoint that records the model asked for it is stored.
+  await ctx.savedCheckpoints();
   while (batch.next < batch.calls.length) {
     const call = batch.calls[batch.next];
     if (!call) break;
@@ -47,7 +49,8 @@ export async function runToolBatch(ctx: RunContext): Promise<BatchResult> {
     if (batch.next < batch.calls.length) await ctx.checkpoint();
   }
   ctx.state.batch = null;
-  await ctx.checkpoint();
+  // Sent with the next model call's budget reservation; the runner waits for both.
+  ctx.checkpointLater();
   const guard = checkConsecutiveFailures(ctx.state, ctx.agent.limits);
   return guard.tripped ? { kind: 'stop', outcome: trip(ctx, guard) } : { kind: 'continue' };
 }

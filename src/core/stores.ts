@@ -70,7 +70,15 @@ export interface RunStore {
    * RUN_TRANSITIONS. Rejects with IllegalTransitionError (carrying the actual status) and changes
    * nothing when the move is not legal from the run's current status.
    */
-  transition(runId: string, to: RunStatus, patch?: { outcome?: RunOutcome }): Promise<RunRecord>;
+  transition(
+    runId: string,
+    to: RunStatus,
+    patch?: {
+      outcome?: RunOutcome;
+      /** The run's conversation when the caller has it, which saves the store a read. */
+      conversation?: ConversationRef;
+    },
+  ): Promise<RunRecord>;
   /** Runs of a channel (any thread) that have not ended, oldest first. */
   activeInChannel(channel: ConversationRef): Promise<RunRecord[]>;
   /** The latest checkpoint overwrites the previous one. */

@@ -12,6 +12,7 @@ import type { Logger } from '../core/ports.ts';
 import type { WorkHandler } from '../core/work.ts';
 import {
   createConversationLanes,
+  type FinishedItem,
   holdLaneLock,
   type LaneLease,
   parseWorkItem,
@@ -103,14 +104,10 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     const item = parseWorkItem(raw);
     if (!item) {
       log.error({ raw: raw.slice(0, 200) }, 'run worker: unreadable work item dropped');
-      await lanes.finish(conversationKey, undefined, raw);
       return 'done';
     }
     // The previous holder finished it but died before clearing "current".
-    if (recovering && (await lanes.itemState(item.itemId)) === 'done') {
-      await lanes.finish(conversationKey, item.itemId, raw);
-      return 'done';
-    }
+    if (recovering && (await lanes.itemState(item.itemId)) === 'done') return 'done';
     const controller = new AbortController();
     const unlink = follow(controller, [lockSignal, shutdown.signal]);
     const itemLog = log.child({ itemId: item.itemId, runId: item.runId, kind: item.kind });
@@ -133,11 +130,16 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       );
       return 'interrupted';
     }
-    await lanes.finish(conversationKey, item.itemId, raw);
+    // Marked finished by the drain loop, together with popping the next item.
     return 'done';
   };
 
-  const drain = async (conversationKey: string, token: string, log: Logger): Promise<DrainResult> => {
+  const drain = async (
+    conversationKey: string,
+    token: string,
+    stale: string | null,
+    log: Logger,
+  ): Promise<DrainResult> => {
     const lease = holdLaneLock(lanes, conversationKey, token, lockTtlMs);
     leases.add(lease);
     const stopEarly = async (handled: Handled | 'closing'): Promise<DrainResult> => {
@@ -146,20 +148,28 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       await lanes.release(conversationKey, token);
       return { kind: 'stopped', retryInMs: handled === 'unavailable' ? UNAVAILABLE_RETRY_MS : 0 };
     };
+    const finishedItem = (raw: string): FinishedItem => ({ itemId: parseWorkItem(raw)?.itemId, raw });
+    // The item handled last; it is marked finished in the same step that pops the next one.
+    let finished: FinishedItem | undefined;
     try {
-      const stale = await lanes.current(conversationKey);
       if (stale !== null) {
         log.warn({}, 'run worker: recovering an item whose worker stopped');
         const handled = await handle(conversationKey, stale, true, lease.signal, log);
         if (handled !== 'done') return await stopEarly(handled);
+        finished = finishedItem(stale);
       }
       for (;;) {
-        if (closing) return await stopEarly('closing');
-        const next = await lanes.next(conversationKey, token);
+        if (closing) {
+          if (finished) await lanes.finish(conversationKey, finished.itemId, finished.raw);
+          return await stopEarly('closing');
+        }
+        const next = await lanes.next(conversationKey, token, finished);
+        finished = undefined;
         if (next.kind === 'released') return { kind: 'finished' };
         if (next.kind === 'lost') return { kind: 'wait', retryInMs: lockTtlMs + LOCK_RETRY_SLACK_MS };
         const handled = await handle(conversationKey, next.raw, false, lease.signal, log);
         if (handled !== 'done') return await stopEarly(handled);
+        finished = finishedItem(next.raw);
       }
     } finally {
       lease.stop();
@@ -188,7 +198,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       ? { acquired: false as const, lockTtlMs: 0 }
       : await lanes.acquire(data.conversationKey, token);
     const result: DrainResult = taken.acquired
-      ? await drain(data.conversationKey, token, log)
+      ? await drain(data.conversationKey, token, taken.current, log)
       : { kind: 'wait', retryInMs: Math.max(taken.lockTtlMs, 0) + LOCK_RETRY_SLACK_MS };
     // The holder drains the whole lane: once our item is handled this wake-up is spent.
     if (result.kind === 'wait' && (await lanes.itemState(data.itemId)) !== 'queued') {

@@ -18,8 +18,9 @@ export interface RedisAuditSinkOptions {
   /** The channel key of a run this process did not see start (e.g. resumed elsewhere). */
   readonly channelKeyFor?: (runId: string) => string | undefined;
   /**
-   * How long events gather before one pipeline writes them. A step of a run records several
-   * events in different ticks; a short window writes them in one round trip. Default 20 ms.
+   * How long events wait for a ride: a checkpoint calls flushNow() so they travel in the same
+   * write (the connection auto-pipelines), and this timer writes whatever no checkpoint took.
+   * Default 20 ms.
    */
   readonly flushDelayMs?: number;
 }
@@ -27,6 +28,8 @@ export interface RedisAuditSinkOptions {
 export interface RedisAuditSink extends AuditSink {
   /** Writes everything recorded so far; resolves when Redis has answered. Never rejects. */
   flush(): Promise<void>;
+  /** Sends what is buffered now, without waiting: it joins the commands sent in this tick. */
+  flushNow(): void;
 }
 
 const DEFAULT_CHANNEL_MAXLEN = 10_000;
@@ -39,8 +42,8 @@ const MAX_BUFFERED = 10_000;
 
 /**
  * Audit events to Redis Streams: one stream per run (expires with the run) and one per channel
- * (capped). record() only buffers; one pipeline per tick writes the batch, so a busy run costs one
- * round trip per tick, and a Redis outage costs log lines, never a failed run.
+ * (capped). record() only buffers; the batch rides along with the run's next checkpoint (or goes
+ * after 20 ms), and a Redis outage costs log lines, never a failed run.
  */
 export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAuditSink {
   const { redis, keys, logger } = options;
@@ -52,8 +55,11 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
   let buffer: AuditEvent[] = [];
   let dropped = 0;
   let scheduled = false;
-  // Batches are written one after another, so events reach each stream in the order recorded.
-  let writing: Promise<void> = Promise.resolve();
+  // Commands on one connection run in the order sent, so events reach each stream in the order
+  // recorded; this only tracks what is still unanswered, for flush().
+  const writing = new Set<Promise<void>>();
+  // Run streams whose TTL this process has set; refreshed when a run starts, pauses or ends.
+  const expiring = new Set<string>();
 
   const channelFor = (event: AuditEvent): string | undefined => {
     if (event.type === 'run.started') {
@@ -73,7 +79,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
   };
 
   const write = async (batch: readonly AuditEvent[]): Promise<void> => {
-    const pipeline = redis.pipeline();
+    const commands: Promise<unknown>[] = [];
     const runKeys = new Set<string>();
     for (const event of batch) {
       let json: string;
@@ -88,39 +94,45 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       }
       // A sub-agent's events go to the top run's stream too, so one timeline shows the whole tree.
       const runKey = keys.auditRun(event.rootRunId ?? event.runId);
-      pipeline.xadd(runKey, 'MAXLEN', '~', runMaxLen, '*', 'event', json);
-      runKeys.add(runKey);
+      commands.push(redis.xadd(runKey, 'MAXLEN', '~', runMaxLen, '*', 'event', json));
+      if (!expiring.has(runKey) || event.type === 'run.ended') runKeys.add(runKey);
       const channel = channelFor(event);
       if (channel !== undefined) {
-        pipeline.xadd(keys.auditChannel(channel), 'MAXLEN', '~', channelMaxLen, '*', 'event', json);
+        commands.push(
+          redis.xadd(keys.auditChannel(channel), 'MAXLEN', '~', channelMaxLen, '*', 'event', json),
+        );
       }
       // An ended run will not log again here; a run paused for approval may resume in this process.
       if (event.type === 'run.ended' && event.outcome !== 'awaiting_approval')
         channelOfRun.delete(event.runId);
     }
-    // Once per run stream per batch, not per event.
-    for (const runKey of runKeys) pipeline.expire(runKey, runTtl);
-    if (pipeline.length === 0) return;
-    try {
-      const replies = (await pipeline.exec()) ?? [];
-      const failures = replies.filter(([error]) => error);
-      const first = failures[0]?.[0];
-      if (first) logger.warn({ err: first, failed: failures.length }, 'audit events not written to Redis');
-    } catch (error) {
-      logger.warn({ err: error, events: batch.length }, 'audit events not written to Redis');
+    for (const runKey of runKeys) {
+      commands.push(redis.expire(runKey, runTtl));
+      expiring.add(runKey);
+      if (expiring.size > MAX_KNOWN_RUNS) expiring.delete(expiring.values().next().value ?? runKey);
     }
+    if (commands.length === 0) return;
+    const results = await Promise.allSettled(commands);
+    const failures = results.filter((result) => result.status === 'rejected');
+    const first = failures[0];
+    if (first)
+      logger.warn({ err: first.reason, failed: failures.length }, 'audit events not written to Redis');
   };
 
   const flushBuffered = (): Promise<void> => {
+    scheduled = false;
     if (dropped > 0) {
       logger.warn({ dropped }, 'audit buffer full; oldest events dropped');
       dropped = 0;
     }
-    if (buffer.length === 0) return writing;
-    const batch = buffer;
-    buffer = [];
-    writing = writing.then(() => write(batch)).catch(() => undefined);
-    return writing;
+    if (buffer.length > 0) {
+      const batch = buffer;
+      buffer = [];
+      const written = write(batch).catch(() => undefined);
+      writing.add(written);
+      void written.then(() => writing.delete(written));
+    }
+    return Promise.all(writing).then(() => undefined);
   };
 
   return {
@@ -133,17 +145,14 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
         }
         if (scheduled) return;
         scheduled = true;
-        const timer = setTimeout(() => {
-          scheduled = false;
-          void flushBuffered();
-        }, flushDelayMs);
         // A pending flush must not keep a finished process alive; close() calls flush() itself.
-        timer.unref();
+        setTimeout(() => void flushBuffered(), flushDelayMs).unref();
       } catch (error) {
         logger.warn({ err: error }, 'audit: could not record an event');
       }
     },
     flush: () => flushBuffered(),
+    flushNow: () => void flushBuffered(),
   };
 }
 

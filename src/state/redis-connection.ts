@@ -34,7 +34,14 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
   };
   const redis =
     role === 'commands'
-      ? new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+      ? // Auto-pipelining sends every command issued in one tick as one write: a run's checkpoint,
+        // audit events and budget settlement cost one round trip together.
+        new Redis(url, {
+          ...common,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          enableAutoPipelining: true,
+        })
       : new Redis(url, { ...common, maxRetriesPerRequest: null });
 
   const log = logger.child({ redisConnection: name, role });

@@ -84,6 +84,11 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
   const clock = options.clock ?? systemClock;
   const channelRunsKey = (ref: ConversationRef) => keys.channelRuns(channelKeyOf(ref));
 
+  const storedConversation = async (runId: string): Promise<ConversationRef | null> => {
+    const raw = await redis.hget(keys.run(runId), 'conversation');
+    return raw === null ? null : (JSON.parse(raw) as ConversationRef);
+  };
+
   return {
     create: (run) =>
       wrapUnavailable('run.create', async () => {
@@ -111,12 +116,12 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
       wrapUnavailable('run.transition', async () => {
         // A run's conversation never changes after create, so reading it before the atomic move
         // names the right channel index without making the move itself less atomic.
-        const conversation = await redis.hget(keys.run(runId), 'conversation');
+        const conversation = patch?.conversation ?? (await storedConversation(runId));
         if (conversation === null) throw new IllegalTransitionError(runId, null, to);
         const outcome = patch?.outcome;
         const reply = await transitionScript.run(
           redis,
-          [keys.run(runId), channelRunsKey(JSON.parse(conversation) as ConversationRef)],
+          [keys.run(runId), channelRunsKey(conversation)],
           [
             to,
             clock.now(),

@@ -56,7 +56,9 @@ export function createMeteredModelClient(options: MeteredModelClientOptions): Mo
         await settle(reserved.reservation, request.model, ZERO_USAGE);
         throw error;
       }
-      await settle(reserved.reservation, response.model || request.model, response.usage);
+      // Not awaited: the settlement goes out with the run's next write (Redis keeps the order of one
+      // connection's commands, so the next reservation still sees it).
+      void settle(reserved.reservation, response.model || request.model, response.usage);
       return response;
     },
   };

@@ -37,7 +37,7 @@ describe('conversation lanes', () => {
     expect(await lanes.push(startItem('c', 0))).toBe(false);
     expect(await lanes.push(startItem('c', 1))).toBe(true);
 
-    expect(await lanes.acquire('c', 'a')).toEqual({ acquired: true });
+    expect(await lanes.acquire('c', 'a')).toEqual({ acquired: true, current: null });
     const blocked = await lanes.acquire('c', 'b');
     expect(blocked.acquired).toBe(false);
     if (!blocked.acquired) expect(blocked.lockTtlMs).toBeGreaterThan(4_000);
