@@ -1,6 +1,6 @@
 // Steward in the anchors harness (../shared/bench-anchors): the real engine with everything on —
-// the BullMQ run queue and conversation lanes on Redis, checkpoints, the audit stream, the guards
-// and policy — not an in-memory shortcut. Each run() is one conversation: a message goes in through
+// the BullMQ run queue and conversation lanes on Redis, checkpoints, the audit stream, budget
+// reservations and the breakers, the guards and policy — not an in-memory shortcut. Each run() is one conversation: a message goes in through
 // the conversation service, a worker drives it, and the answer comes back through a Surface.
 // REDIS_URL (default redis://127.0.0.1:6379) must answer; keys go under a fresh prefix, deleted on close.
 import { randomUUID } from 'node:crypto';
@@ -83,7 +83,8 @@ workers:
         tenantId: 'T',
         channelId: 'C',
         threadId,
-        userId: 'U',
+        // A person per conversation, as in a busy workspace: one person is held to 10 messages a minute.
+        userId: `U${threadId.slice(0, 8)}`,
         text: prompt,
         isDirect: false,
         eventId: threadId,
