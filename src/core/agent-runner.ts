@@ -335,7 +335,9 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       if (overBudget.tripped) return end(trip(ctx, overBudget));
       state.batch = { calls: response.toolCalls, next: 0 };
       // Stored with the settlement and the audit events in one round trip; the batch waits for it.
-      ctx.checkpointLater();
+      // A batch of calls that are safe to repeat needs no checkpoint of its own: after a crash the
+      // run resumes from the last one and asks the model again, and the calls may run again.
+      if (!response.toolCalls.every((call) => isRepeatable(ctx, call.name))) ctx.checkpointLater();
     }
   };
 
@@ -436,6 +438,12 @@ function stopForBudget(ctx: RunContext, error: BudgetExhaustedError): RunOutcome
   if (said) lines.push('', `Where I got to: ${said}`);
   if (ran.length > 0) lines.push('', `Steps done so far: ${ran.map((call) => call.name).join(', ')}.`);
   return { status: 'completed', text: lines.join('\n') };
+}
+
+/** A read-only or idempotent tool (not a delegation, whose sub-run must resume where it was). */
+function isRepeatable(ctx: RunContext, name: string): boolean {
+  const tool = ctx.registry.get(name);
+  return tool !== undefined && tool.category !== 'delegation' && (tool.idempotent || tool.risk === 'read');
 }
 
 /** The model only sees tools this agent has and this channel allows; policy re-checks anyway. */

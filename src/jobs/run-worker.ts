@@ -5,6 +5,7 @@
  * at most one worker slot and other conversations are not held up.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StateUnavailableError, StewardError } from '../core/errors.ts';
@@ -91,11 +92,12 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
   const graceMs = options.graceMs ?? RUN_WORKER_DEFAULTS.graceMs;
   const lanes = createConversationLanes({ redis: options.commands, prefix: options.prefix, lockTtlMs });
   const shutdown = new AbortController();
+  // Every job in flight follows this signal; more than 10 at once is normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const leases = new Set<LaneLease>();
   let closing = false;
 
   const handle = async (
-    conversationKey: string,
     raw: string,
     recovering: boolean,
     lockSignal: AbortSignal,
@@ -154,7 +156,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     try {
       if (stale !== null) {
         log.warn({}, 'run worker: recovering an item whose worker stopped');
-        const handled = await handle(conversationKey, stale, true, lease.signal, log);
+        const handled = await handle(stale, true, lease.signal, log);
         if (handled !== 'done') return await stopEarly(handled);
         finished = finishedItem(stale);
       }
@@ -167,7 +169,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
         finished = undefined;
         if (next.kind === 'released') return { kind: 'finished' };
         if (next.kind === 'lost') return { kind: 'wait', retryInMs: lockTtlMs + LOCK_RETRY_SLACK_MS };
-        const handled = await handle(conversationKey, next.raw, false, lease.signal, log);
+        const handled = await handle(next.raw, false, lease.signal, log);
         if (handled !== 'done') return await stopEarly(handled);
         finished = finishedItem(next.raw);
       }

@@ -10,9 +10,9 @@ export interface RedisAuditSinkOptions {
   readonly redis: Redis;
   readonly keys: RedisKeys;
   readonly logger: Logger;
-  /** Approximate cap of each channel stream (MAXLEN ~). */
+  /** Approximate cap of each channel stream (MAXLEN ~), in entries (each a batch of events). */
   readonly channelMaxLen?: number;
-  /** Approximate cap of each run stream (MAXLEN ~). */
+  /** Approximate cap of each run stream (MAXLEN ~), in entries (each a batch of events). */
   readonly runMaxLen?: number;
   readonly runTtlSeconds?: number;
   /** The channel key of a run this process did not see start (e.g. resumed elsewhere). */
@@ -81,6 +81,14 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
   const write = async (batch: readonly AuditEvent[]): Promise<void> => {
     const commands: Promise<unknown>[] = [];
     const runKeys = new Set<string>();
+    // One stream entry per stream per batch (its events as a JSON array, in order): a step's
+    // events cost one XADD per stream instead of one per event.
+    const entries = new Map<string, { readonly maxLen: string; readonly events: string[] }>();
+    const add = (key: string, maxLen: string, json: string) => {
+      const entry = entries.get(key);
+      if (entry) entry.events.push(json);
+      else entries.set(key, { maxLen, events: [json] });
+    };
     for (const event of batch) {
       let json: string;
       try {
@@ -94,17 +102,16 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       }
       // A sub-agent's events go to the top run's stream too, so one timeline shows the whole tree.
       const runKey = keys.auditRun(event.rootRunId ?? event.runId);
-      commands.push(redis.xadd(runKey, 'MAXLEN', '~', runMaxLen, '*', 'event', json));
+      add(runKey, runMaxLen, json);
       if (!expiring.has(runKey) || event.type === 'run.ended') runKeys.add(runKey);
       const channel = channelFor(event);
-      if (channel !== undefined) {
-        commands.push(
-          redis.xadd(keys.auditChannel(channel), 'MAXLEN', '~', channelMaxLen, '*', 'event', json),
-        );
-      }
+      if (channel !== undefined) add(keys.auditChannel(channel), channelMaxLen, json);
       // An ended run will not log again here; a run paused for approval may resume in this process.
       if (event.type === 'run.ended' && event.outcome !== 'awaiting_approval')
         channelOfRun.delete(event.runId);
+    }
+    for (const [key, { maxLen, events }] of entries) {
+      commands.push(redis.xadd(key, 'MAXLEN', '~', maxLen, '*', 'events', `[${events.join(',')}]`));
     }
     for (const runKey of runKeys) {
       commands.push(redis.expire(runKey, runTtl));
@@ -160,19 +167,29 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
 export function readRunAudit(redis: Redis, keys: RedisKeys, runId: string): Promise<AuditEvent[]> {
   return wrapUnavailable('audit.readRun', async () => {
     const entries = await redis.xrange(keys.auditRun(runId), '-', '+');
-    return entries.flatMap(([, fields]) => {
-      const index = fields.indexOf('event');
-      const raw = index >= 0 ? fields[index + 1] : undefined;
-      if (raw === undefined) return [];
-      try {
-        const value: unknown = JSON.parse(raw);
-        // Written only by createRedisAuditSink from an AuditEvent.
-        return isRecord(value) && typeof value.type === 'string' ? [value as unknown as AuditEvent] : [];
-      } catch {
-        return [];
-      }
-    });
+    return entries.flatMap(([, fields]) => eventsOfEntry(fields));
   });
+}
+
+/**
+ * The events of one stream entry: `events` (a JSON array, one entry per written batch) or `event`
+ * (one event, as entries were written before batching).
+ */
+export function eventsOfEntry(fields: readonly string[]): AuditEvent[] {
+  const many = fields.indexOf('events');
+  const one = fields.indexOf('event');
+  const raw = many >= 0 ? fields[many + 1] : one >= 0 ? fields[one + 1] : undefined;
+  if (raw === undefined) return [];
+  try {
+    const value: unknown = JSON.parse(raw);
+    const items: unknown[] = many >= 0 && Array.isArray(value) ? value : [value];
+    // Written only by createRedisAuditSink from AuditEvents.
+    return items.flatMap((item) =>
+      isRecord(item) && typeof item.type === 'string' ? [item as unknown as AuditEvent] : [],
+    );
+  } catch {
+    return [];
+  }
 }
 
 const ARGS_PREVIEW_CHARS = 200;

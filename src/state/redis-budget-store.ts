@@ -69,9 +69,15 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
     periodEnd('day', now) + KEEP_AFTER_PERIOD_MS.day,
     periodEnd('month', now) + KEEP_AFTER_PERIOD_MS.month,
   ];
-  // Limits travel in stored units (micro-dollars for usd), -1 for none.
+  // Limits travel in stored units (micro-dollars for usd), -1 for none; computed once per kind.
+  const storedDefaults = new Map(
+    (['channel', 'workspace', 'user'] as const).map((kind) => [
+      kind,
+      LIMIT_KEYS.map((key) => toStored(key, defaults[kind][key]) ?? -1),
+    ]),
+  );
   const defaultArgs = (scopes: readonly BudgetScope[]) =>
-    scopes.flatMap((scope) => LIMIT_KEYS.map((key) => toStored(key, defaults[scope.kind][key]) ?? -1));
+    scopes.flatMap((scope) => storedDefaults.get(scope.kind) ?? []);
 
   const exhaustionOf = (scopes: readonly BudgetScope[], reply: unknown[], now: number): Exhaustion => {
     const scope = scopes[Number(reply[1])];

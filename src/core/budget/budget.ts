@@ -79,10 +79,19 @@ export interface Exhaustion {
   readonly resetsAt: number;
 }
 
+const DAY_MS = 86_400_000;
+// Every model call asks for its buckets several times; the day rarely changes between calls.
+let cachedDay = Number.NaN;
+let cachedIso = '';
+
 /** The bucket a moment falls in: `2026-11-22` for a day, `2026-11` for a month (UTC). */
 export function periodBucket(period: BudgetPeriod, now: number): string {
-  const iso = new Date(now).toISOString();
-  return period === 'day' ? iso.slice(0, 10) : iso.slice(0, 7);
+  const day = Math.floor(now / DAY_MS);
+  if (day !== cachedDay) {
+    cachedDay = day;
+    cachedIso = new Date(day * DAY_MS).toISOString();
+  }
+  return period === 'day' ? cachedIso.slice(0, 10) : cachedIso.slice(0, 7);
 }
 
 /** The start of the next period (UTC midnight, or the first of next month). */

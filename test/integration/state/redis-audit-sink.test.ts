@@ -1,7 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AuditEvent } from '../../../src/core/audit-events.ts';
 import type { ConversationRef } from '../../../src/core/conversation.ts';
-import { createRedisAuditSink, formatTimeline, readRunAudit } from '../../../src/state/redis-audit-sink.ts';
+import {
+  createRedisAuditSink,
+  eventsOfEntry,
+  formatTimeline,
+  readRunAudit,
+} from '../../../src/state/redis-audit-sink.ts';
 import { createKeys, type RedisKeys } from '../../../src/state/redis-keys.ts';
 import { connectTestRedis, type TestRedis } from '../../support/redis.ts';
 import { createRecordingLogger } from './recording-logger.ts';
@@ -82,9 +87,7 @@ describe('redis audit sink', () => {
   afterEach(() => test.cleanup());
 
   const streamEvents = async (key: string) =>
-    (await test.redis.xrange(key, '-', '+')).map(
-      ([, fields]) => JSON.parse(fields[1] ?? 'null') as AuditEvent,
-    );
+    (await test.redis.xrange(key, '-', '+')).flatMap(([, fields]) => eventsOfEntry(fields));
 
   it('writes a run in order to its run stream (with the run TTL) and to its channel stream', async () => {
     const logger = createRecordingLogger();
