@@ -12,7 +12,7 @@ export interface RedisAuditSinkOptions {
   readonly logger: Logger;
   /** Approximate cap of each channel stream (MAXLEN ~), in entries (each a batch of events). */
   readonly channelMaxLen?: number;
-  /** Approximate cap of each run stream (MAXLEN ~), in entries (each a batch of events). */
+  /** Cap of each run's log, in entries (each a batch of events). */
   readonly runMaxLen?: number;
   readonly runTtlSeconds?: number;
   /** The channel key of a run this process did not see start (e.g. resumed elsewhere). */
@@ -41,14 +41,13 @@ const MAX_KNOWN_RUNS = 10_000;
 const MAX_BUFFERED = 10_000;
 
 /**
- * Audit events to Redis Streams: one stream per run (expires with the run) and one per channel
- * (capped). record() only buffers; the batch rides along with the run's next checkpoint (or goes
+ * Audit events to Redis: a list per run (expires with the run) and a stream per channel (capped). record() only buffers; the batch rides along with the run's next checkpoint (or goes
  * after 20 ms), and a Redis outage costs log lines, never a failed run.
  */
 export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAuditSink {
   const { redis, keys, logger } = options;
   const channelMaxLen = String(options.channelMaxLen ?? DEFAULT_CHANNEL_MAXLEN);
-  const runMaxLen = String(options.runMaxLen ?? DEFAULT_RUN_MAXLEN);
+  const runMaxLen = options.runMaxLen ?? DEFAULT_RUN_MAXLEN;
   const runTtl = options.runTtlSeconds ?? DEFAULT_RUN_TTL_SECONDS;
   const channelOfRun = new Map<string, string>();
   const flushDelayMs = options.flushDelayMs ?? 20;
@@ -83,11 +82,11 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
     const runKeys = new Set<string>();
     // One stream entry per stream per batch (its events as a JSON array, in order): a step's
     // events cost one XADD per stream instead of one per event.
-    const entries = new Map<string, { readonly maxLen: string; readonly events: string[] }>();
-    const add = (key: string, maxLen: string, json: string) => {
+    const entries = new Map<string, { readonly list: boolean; readonly events: string[] }>();
+    const add = (key: string, list: boolean, json: string) => {
       const entry = entries.get(key);
       if (entry) entry.events.push(json);
-      else entries.set(key, { maxLen, events: [json] });
+      else entries.set(key, { list, events: [json] });
     };
     for (const event of batch) {
       let json: string;
@@ -100,18 +99,25 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
         );
         continue;
       }
-      // A sub-agent's events go to the top run's stream too, so one timeline shows the whole tree.
-      const runKey = keys.auditRun(event.rootRunId ?? event.runId);
-      add(runKey, runMaxLen, json);
+      // A sub-agent's events go to the top run's log too, so one timeline shows the whole tree.
+      const runKey = keys.auditRunLog(event.rootRunId ?? event.runId);
+      add(runKey, true, json);
       if (!expiring.has(runKey) || event.type === 'run.ended') runKeys.add(runKey);
       const channel = channelFor(event);
-      if (channel !== undefined) add(keys.auditChannel(channel), channelMaxLen, json);
+      if (channel !== undefined) add(keys.auditChannel(channel), false, json);
       // An ended run will not log again here; a run paused for approval may resume in this process.
       if (event.type === 'run.ended' && event.outcome !== 'awaiting_approval')
         channelOfRun.delete(event.runId);
     }
-    for (const [key, { maxLen, events }] of entries) {
-      commands.push(redis.xadd(key, 'MAXLEN', '~', maxLen, '*', 'events', `[${events.join(',')}]`));
+    for (const [key, { list, events }] of entries) {
+      const json = `[${events.join(',')}]`;
+      if (list) {
+        // A run's log is a list: a stream costs Redis about 4.7 KB even with one entry, and a
+        // run waiting days for an approval should cost little more than its data.
+        commands.push(redis.rpush(key, json), redis.ltrim(key, -runMaxLen, -1));
+      } else {
+        commands.push(redis.xadd(key, 'MAXLEN', '~', channelMaxLen, '*', 'events', json));
+      }
     }
     for (const runKey of runKeys) {
       commands.push(redis.expire(runKey, runTtl));
@@ -166,6 +172,9 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
 /** One run's audit events, oldest first. */
 export function readRunAudit(redis: Redis, keys: RedisKeys, runId: string): Promise<AuditEvent[]> {
   return wrapUnavailable('audit.readRun', async () => {
+    const batches = await redis.lrange(keys.auditRunLog(runId), 0, -1);
+    if (batches.length > 0) return batches.flatMap((json) => eventsOfEntry(['events', json]));
+    // Runs recorded before the log was a list.
     const entries = await redis.xrange(keys.auditRun(runId), '-', '+');
     return entries.flatMap(([, fields]) => eventsOfEntry(fields));
   });

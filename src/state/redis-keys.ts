@@ -21,7 +21,8 @@ import type { ConversationRef } from '../core/conversation.ts';
  * | message-ref       | messageRef(platformKey)     | redis-message-refs.ts       | string JSON   | set per use by the adapter: cards 8 days, status  |
  * |                   |                             |                             |               | messages 1 day                                    |
  * | audit-channel     | auditChannel(channelKey)    | redis-audit-sink.ts         | stream        | none: capped by MAXLEN ~ (10,000 entries)         |
- * | audit-run         | auditRun(runId)             | redis-audit-sink.ts         | stream        | 30 days, like the run; capped by MAXLEN ~ (5,000) |
+ * | audit-run-log     | auditRunLog(runId)          | redis-audit-sink.ts         | list of JSON  | 30 days, like the run; capped at 5,000 batches    |
+ * | audit-run         | auditRun(runId)             | (read only)                 | stream        | the format before audit-run-log; read, expiring   |
  * | audit-admin       | auditAdmin(tenantKey)       | redis-admin-audit.ts        | stream        | none: capped by MAXLEN ~ (10,000 entries)         |
  * | budget-limits     | budgetLimits(scopeKey)      | redis-budget-store.ts       | hash          | none: admin overrides persist until cleared       |
  * | budget-usage      | budgetUsage(scopeKey:bucket)| redis-budget-store.ts       | hash          | period end + 2 days (day) / + 7 days (month)      |
@@ -46,6 +47,7 @@ export const KEY_KINDS = Object.freeze({
   notes: 'notes',
   auditChannel: 'audit-channel',
   auditRun: 'audit-run',
+  auditRunLog: 'audit-run-log',
   channelRuns: 'channel-runs',
   conversationActive: 'conv-active',
   takenOver: 'conv-takeover',
@@ -81,6 +83,7 @@ export function createKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     notes: build('notes'),
     auditChannel: build('auditChannel'),
     auditRun: build('auditRun'),
+    auditRunLog: build('auditRunLog'),
     channelRuns: build('channelRuns'),
     conversationActive: build('conversationActive'),
     takenOver: build('takenOver'),

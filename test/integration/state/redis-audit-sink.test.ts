@@ -98,7 +98,7 @@ describe('redis audit sink', () => {
 
     expect(await readRunAudit(test.redis, keys, 'run:1')).toEqual(events);
     expect(await streamEvents(keys.auditChannel('slack:T1:C1'))).toEqual(events);
-    const ttl = await test.redis.ttl(keys.auditRun('run:1'));
+    const ttl = await test.redis.ttl(keys.auditRunLog('run:1'));
     expect(ttl).toBeGreaterThan(500);
     expect(ttl).toBeLessThanOrEqual(600);
     expect(logger.entries.filter((e) => e.level === 'warn')).toEqual([]);
@@ -127,7 +127,7 @@ describe('redis audit sink', () => {
     expect(await test.redis.keys(`${keys.auditChannel('')}*`)).toEqual([keys.auditChannel('slack:T1:C9')]);
   });
 
-  it('caps the streams approximately', async () => {
+  it("keeps the newest batches of a run's log within its cap", async () => {
     const sink = createRedisAuditSink({
       redis: test.redis,
       keys,
@@ -135,9 +135,15 @@ describe('redis audit sink', () => {
       runMaxLen: 10,
     });
     const [started] = runEvents('r1');
-    for (let i = 0; i < 500; i += 1) sink.record({ ...(started as AuditEvent), at: AT + i });
-    await sink.flush();
-    expect(await test.redis.xlen(keys.auditRun('r1'))).toBeLessThan(500);
+    // Each flush writes one batch (one list entry).
+    for (let i = 0; i < 50; i += 1) {
+      sink.record({ ...(started as AuditEvent), at: AT + i });
+      await sink.flush();
+    }
+    expect(await test.redis.llen(keys.auditRunLog('r1'))).toBe(10);
+    expect((await readRunAudit(test.redis, keys, 'r1')).map((event) => event.at - AT)).toEqual([
+      40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
+    ]);
   });
 });
 
