@@ -1,3 +1,4 @@
+import { RUN_WORKER_DEFAULTS } from '../src/jobs/run-worker.ts';
 /**
  * Recovery: two Steward processes (test/fixtures/steward-node.ts: the real composition) on one
  * Redis; a run is in the middle of a model call when the process holding it is SIGKILLed. Measured:
@@ -123,7 +124,7 @@ export const recoveryBenchmark = defineBenchmark(
     title: 'Recovery after SIGKILL',
     setup:
       'Two Steward processes on one Redis; the one holding a run is SIGKILLed while the run waits for the model. ' +
-      'Worker defaults: job and lane locks 10 s, stalled-job check every 5 s.',
+      `Worker defaults: job and lane locks ${RUN_WORKER_DEFAULTS.lockDurationMs / 1000} s, stalled-job check every ${RUN_WORKER_DEFAULTS.stalledIntervalMs / 1000} s.`,
     redisVersion: results[0]?.redisVersion ?? 'unknown',
     reps: results.length,
     measures: [

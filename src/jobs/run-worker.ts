@@ -29,9 +29,9 @@ import {
 export const RUN_WORKER_DEFAULTS = {
   concurrency: 4,
   /** BullMQ job lock and lane lock TTL: a dead worker's item is free again after at most this. */
-  lockDurationMs: 10_000,
+  lockDurationMs: 8_000,
   /** How often live workers look for jobs whose worker died. */
-  stalledIntervalMs: 5_000,
+  stalledIntervalMs: 3_000,
   /** How long close() lets in-flight handlers finish before aborting their signal. */
   graceMs: 10_000,
   /** A job whose worker died more often than this is failed (a lane's next item still recovers it). */
