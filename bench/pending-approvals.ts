@@ -13,6 +13,7 @@ import { parseEnv } from '../src/app/env.ts';
 import type { Surface } from '../src/core/surface.ts';
 import { bullPrefix, DEFAULT_RUN_QUEUE_NAME } from '../src/jobs/run-queue.ts';
 import { startScriptedOpenAI } from '../test/fakes/scripted-openai-server.ts';
+import { refundConfigYaml } from '../test/support/steward-nodes.ts';
 import { BUILT_IN_TOOL_NAMES } from '../tools/index.ts';
 import { infoNumber, startBenchRedis } from './redis-info.ts';
 import { type BenchReport, defineBenchmark, each, formatNumber, markdownTable } from './table.ts';
@@ -143,23 +144,10 @@ export async function measurePendingApprovals(
     };
     // A write tool with the default policy: it needs a person's approval, so no call is ever made.
     const config = parseConfig(
-      `agents:
-  support:
-    instructions: You refund orders.
-    tools: [refund_order]
-tools:
-  - name: refund_order
-    description: Refund an order.
-    whenToUse: A refund was asked for.
-    whenNotToUse: Lookups.
-    method: POST
-    url: http://127.0.0.1:9/refund/{order_id}
-    input: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
-    risk: write
-http: { allowedHosts: ["127.0.0.1:9"] }
-approvals: { approvers: { slack: [UBOSS] } }
-workers: { concurrency: 16 }
-`,
+      refundConfigYaml(
+        { url: 'http://127.0.0.1:9', host: '127.0.0.1:9' },
+        { extra: 'approvals: { approvers: { slack: [UBOSS] } }\nworkers: { concurrency: 16 }\n' },
+      ),
       { env: source, builtInTools: BUILT_IN_TOOL_NAMES },
     );
     const surface = countingSurface();
