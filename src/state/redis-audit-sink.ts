@@ -41,7 +41,8 @@ const MAX_KNOWN_RUNS = 10_000;
 const MAX_BUFFERED = 10_000;
 
 /**
- * Audit events to Redis: a list per run (expires with the run) and a stream per channel (capped). record() only buffers; the batch rides along with the run's next checkpoint (or goes
+ * Audit events to Redis: every event in a list per run (expires with the run); each run's start
+ * and end in a stream per channel (capped), the channel's history of runs. record() only buffers; the batch rides along with the run's next checkpoint (or goes
  * after 20 ms), and a Redis outage costs log lines, never a failed run.
  */
 export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAuditSink {
@@ -103,8 +104,12 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       const runKey = keys.auditRunLog(event.rootRunId ?? event.runId);
       add(runKey, true, json);
       if (!expiring.has(runKey) || event.type === 'run.ended') runKeys.add(runKey);
-      const channel = channelFor(event);
-      if (channel !== undefined) add(keys.auditChannel(channel), false, json);
+      // A channel's stream is its index of runs (who asked, how each ended); the decisions in
+      // between are in each run's log, so they are not stored twice.
+      if (event.type === 'run.started' || event.type === 'run.ended') {
+        const channel = channelFor(event);
+        if (channel !== undefined) add(keys.auditChannel(channel), false, json);
+      }
       // An ended run will not log again here; a run paused for approval may resume in this process.
       if (event.type === 'run.ended' && event.outcome !== 'awaiting_approval')
         channelOfRun.delete(event.runId);
@@ -132,20 +137,19 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       logger.warn({ err: first.reason, failed: failures.length }, 'audit events not written to Redis');
   };
 
-  const flushBuffered = (): Promise<void> => {
+  /** Sends the buffered events now; does not wait for Redis. */
+  const sendBuffered = (): void => {
     scheduled = false;
     if (dropped > 0) {
       logger.warn({ dropped }, 'audit buffer full; oldest events dropped');
       dropped = 0;
     }
-    if (buffer.length > 0) {
-      const batch = buffer;
-      buffer = [];
-      const written = write(batch).catch(() => undefined);
-      writing.add(written);
-      void written.then(() => writing.delete(written));
-    }
-    return Promise.all(writing).then(() => undefined);
+    if (buffer.length === 0) return;
+    const batch = buffer;
+    buffer = [];
+    const written = write(batch).catch(() => undefined);
+    writing.add(written);
+    void written.then(() => writing.delete(written));
   };
 
   return {
@@ -159,13 +163,17 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
         if (scheduled) return;
         scheduled = true;
         // A pending flush must not keep a finished process alive; close() calls flush() itself.
-        setTimeout(() => void flushBuffered(), flushDelayMs).unref();
+        setTimeout(sendBuffered, flushDelayMs).unref();
       } catch (error) {
         logger.warn({ err: error }, 'audit: could not record an event');
       }
     },
-    flush: () => flushBuffered(),
-    flushNow: () => void flushBuffered(),
+    // Only a caller that waits (shutdown, tests) pays for collecting what is in flight.
+    flush: () => {
+      sendBuffered();
+      return Promise.all(writing).then(() => undefined);
+    },
+    flushNow: sendBuffered,
   };
 }
 

@@ -39,6 +39,7 @@ const reserveScript = defineScript(RESERVE_SCRIPT);
 const settleScript = defineScript(SETTLE_SCRIPT);
 
 const RATE_WINDOW_MS = 60_000;
+const MAX_CACHED_SHAPES = 10_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 // Usage outlives its period a little, so yesterday's figures can still be looked at.
@@ -78,6 +79,33 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
   );
   const defaultArgs = (scopes: readonly BudgetScope[]) =>
     scopes.flatMap((scope) => storedDefaults.get(scope.kind) ?? []);
+
+  // A run's calls charge the same scopes again and again: their keys and arguments are built once
+  // per scope set and day.
+  interface CallShape {
+    readonly reserveKeys: string[];
+    readonly settleKeys: string[];
+    readonly expiries: number[];
+    readonly limits: number[];
+  }
+  const shapes = new Map<string, CallShape>();
+  const shapeOf = (scopes: readonly BudgetScope[], at: number): CallShape => {
+    const day = periodBucket('day', at);
+    let cacheKey = day;
+    for (const scope of scopes) cacheKey += `|${scope.kind}:${scope.id}`;
+    let shape = shapes.get(cacheKey);
+    if (shape === undefined) {
+      shape = {
+        reserveKeys: scopes.flatMap((scope) => scopeKeys(scope, at)),
+        settleKeys: scopes.flatMap((scope) => [usageKey(scope, 'day', at), usageKey(scope, 'month', at)]),
+        expiries: expiries(at),
+        limits: defaultArgs(scopes),
+      };
+      if (shapes.size >= MAX_CACHED_SHAPES) shapes.clear();
+      shapes.set(cacheKey, shape);
+    }
+    return shape;
+  };
 
   const exhaustionOf = (scopes: readonly BudgetScope[], reply: unknown[], now: number): Exhaustion => {
     const scope = scopes[Number(reply[1])];
@@ -137,11 +165,13 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
     reserve: (scopes, amount, now) =>
       wrapUnavailable('budget.reserve', async () => {
         const reply = asArray(
-          await reserveScript.run(
-            redis,
-            scopes.flatMap((scope) => scopeKeys(scope, now)),
-            [amount.tokens, amount.microUsd, ...expiries(now), scopes.length, ...defaultArgs(scopes)],
-          ),
+          await reserveScript.run(redis, shapeOf(scopes, now).reserveKeys, [
+            amount.tokens,
+            amount.microUsd,
+            ...shapeOf(scopes, now).expiries,
+            scopes.length,
+            ...shapeOf(scopes, now).limits,
+          ]),
         );
         if (reply[0] === 'exhausted')
           return { ok: false as const, exhaustion: exhaustionOf(scopes, reply, now) };
@@ -158,16 +188,12 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
         const reply = asArray(
           await settleScript.run(
             redis,
-            [
-              ...scopes.flatMap((scope) => [usageKey(scope, 'day', at), usageKey(scope, 'month', at)]),
-              keys.spend('hourly'),
-              keys.pause('global'),
-            ],
+            [...shapeOf(scopes, at).settleKeys, keys.spend('hourly'), keys.pause('global')],
             [
               delta.tokens,
               delta.microUsd,
               actual.microUsd,
-              ...expiries(at),
+              ...shapeOf(scopes, at).expiries,
               scopes.length,
               Math.floor(now / HOUR_MS),
               Math.floor(((now % HOUR_MS) / HOUR_MS) * 1000),

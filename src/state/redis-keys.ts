@@ -20,7 +20,8 @@ import type { ConversationRef } from '../core/conversation.ts';
  * | conv-takeover     | takenOver(convKey)          | redis-conversation-flags.ts | string userId | 30 days, so a forgotten take-over ends by itself  |
  * | message-ref       | messageRef(platformKey)     | redis-message-refs.ts       | string JSON   | set per use by the adapter: cards 8 days, status  |
  * |                   |                             |                             |               | messages 1 day                                    |
- * | audit-channel     | auditChannel(channelKey)    | redis-audit-sink.ts         | stream        | none: capped by MAXLEN ~ (10,000 entries)         |
+ * | audit-channel     | auditChannel(channelKey)    | redis-audit-sink.ts         | stream        | none: capped by MAXLEN ~ (10,000 entries); runs'  |
+ * |                   |                             |                             |               | start and end events only                         |
  * | audit-run-log     | auditRunLog(runId)          | redis-audit-sink.ts         | list of JSON  | 30 days, like the run; capped at 5,000 batches    |
  * | audit-run         | auditRun(runId)             | (read only)                 | stream        | the format before audit-run-log; read, expiring   |
  * | audit-admin       | auditAdmin(tenantKey)       | redis-admin-audit.ts        | stream        | none: capped by MAXLEN ~ (10,000 entries)         |

@@ -1,7 +1,7 @@
 import { BudgetExhaustedError } from '../errors.ts';
 import { type ChatMessage, type TokenUsage, totalTokens, ZERO_USAGE } from '../messages.ts';
 import type { Clock, Logger, ModelClient, ModelRequest, ToolSpec } from '../ports.ts';
-import { type Amount, scopesFor } from './budget.ts';
+import { type Amount, type BudgetScope, type ChargeTo, scopesFor } from './budget.ts';
 import type { BudgetStore, GlobalPause, Reservation } from './budget-store.ts';
 import type { PriceTable } from './pricing.ts';
 
@@ -37,6 +37,22 @@ export function createMeteredModelClient(options: MeteredModelClientOptions): Mo
     }
   };
 
+  // A run passes the same conversation object on every call: its scopes are worked out once.
+  const scopeCache = new WeakMap<ChargeTo['conversation'], Map<string, BudgetScope[]>>();
+  const scopesOf = (charge: ChargeTo): BudgetScope[] => {
+    let byUser = scopeCache.get(charge.conversation);
+    if (!byUser) {
+      byUser = new Map();
+      scopeCache.set(charge.conversation, byUser);
+    }
+    let scopes = byUser.get(charge.userId);
+    if (!scopes) {
+      scopes = scopesFor(charge);
+      byUser.set(charge.userId, scopes);
+    }
+    return scopes;
+  };
+
   return {
     async complete(request, callOptions) {
       if (!callOptions.charge) return inner.complete(request, callOptions);
@@ -46,7 +62,7 @@ export function createMeteredModelClient(options: MeteredModelClientOptions): Mo
         tokens: promptTokens + completionTokens,
         microUsd: prices.costMicroUsd(request.model, { promptTokens, completionTokens }),
       };
-      const reserved = await store.reserve(scopesFor(callOptions.charge), expected, clock.now());
+      const reserved = await store.reserve(scopesOf(callOptions.charge), expected, clock.now());
       if (!reserved.ok) throw new BudgetExhaustedError(reserved.exhaustion);
       let response: Awaited<ReturnType<ModelClient['complete']>>;
       try {

@@ -89,7 +89,7 @@ describe('redis audit sink', () => {
   const streamEvents = async (key: string) =>
     (await test.redis.xrange(key, '-', '+')).flatMap(([, fields]) => eventsOfEntry(fields));
 
-  it('writes a run in order to its run stream (with the run TTL) and to its channel stream', async () => {
+  it("writes a run in order to its log (with the run TTL), and its start and end to its channel's stream", async () => {
     const logger = createRecordingLogger();
     const sink = createRedisAuditSink({ redis: test.redis, keys, logger, runTtlSeconds: 600 });
     const events = runEvents('run:1');
@@ -97,7 +97,9 @@ describe('redis audit sink', () => {
     await sink.flush();
 
     expect(await readRunAudit(test.redis, keys, 'run:1')).toEqual(events);
-    expect(await streamEvents(keys.auditChannel('slack:T1:C1'))).toEqual(events);
+    expect(await streamEvents(keys.auditChannel('slack:T1:C1'))).toEqual(
+      events.filter((event) => event.type === 'run.started' || event.type === 'run.ended'),
+    );
     const ttl = await test.redis.ttl(keys.auditRunLog('run:1'));
     expect(ttl).toBeGreaterThan(500);
     expect(ttl).toBeLessThanOrEqual(600);
@@ -110,16 +112,16 @@ describe('redis audit sink', () => {
     await vi.waitFor(async () => expect(await readRunAudit(test.redis, keys, 'r1')).toHaveLength(1));
   });
 
-  it('writes a run it did not see start to its run stream, and to the channel the fallback names', async () => {
+  it('writes the end of a run it did not see start to the channel the fallback names', async () => {
     const sink = createRedisAuditSink({
       redis: test.redis,
       keys,
       logger: createRecordingLogger(),
       channelKeyFor: (runId) => (runId === 'known' ? 'slack:T1:C9' : undefined),
     });
-    const [, called] = runEvents('x');
-    sink.record({ ...(called as AuditEvent), runId: 'unknown' });
-    sink.record({ ...(called as AuditEvent), runId: 'known' });
+    const ended = runEvents('x').find((event) => event.type === 'run.ended') as AuditEvent;
+    sink.record({ ...ended, runId: 'unknown' });
+    sink.record({ ...ended, runId: 'known' });
     await sink.flush();
     expect(await readRunAudit(test.redis, keys, 'unknown')).toHaveLength(1);
     expect(await readRunAudit(test.redis, keys, 'known')).toHaveLength(1);
