@@ -18,6 +18,7 @@ import {
 import type { ConversationService } from '../../src/core/conversation-service.ts';
 import type { Logger } from '../../src/core/ports.ts';
 import type { MessageRefStore } from '../../src/core/stores.ts';
+import { stewardCommandText } from './discord-commands.ts';
 import { type CustomIdKind, parseCustomId } from './discord-format.ts';
 import type { InteractionReplies } from './discord-surface.ts';
 
@@ -201,14 +202,24 @@ async function onCommand(
   interaction: ChatInputCommandInteraction,
   options: DiscordListenerOptions,
 ): Promise<void> {
-  const sub = interaction.options.getSubcommand(false) ?? '';
-  const runId = interaction.options.getString('run_id', false);
+  const { options: values } = interaction;
+  const text = stewardCommandText({
+    group: values.getSubcommandGroup(false),
+    subcommand: values.getSubcommand(false),
+    string: (name) => values.getString(name, false),
+    boolean: (name) => values.getBoolean(name, false),
+    // The raw id: a user option without resolved data (an old client) still names the person.
+    user: (name) => {
+      const value = values.get(name, false)?.value;
+      return typeof value === 'string' ? value : null;
+    },
+  });
   const channel = interaction.channel;
   const channelId = channel?.isThread() ? (channel.parentId ?? interaction.channelId) : interaction.channelId;
   const reply = await options.router.handle({
     channel: { platform: 'discord', tenantId: interaction.guildId ?? DM_TENANT, channelId, threadId: null },
     userId: interaction.user.id,
-    text: [sub, runId].filter(Boolean).join(' '),
+    text,
     // Checked here again: server admins can change who sees the command.
     isPlatformAdmin: interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false,
   });

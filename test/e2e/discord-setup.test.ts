@@ -35,7 +35,15 @@ describe('Discord setup', () => {
     }>;
     expect(command?.name).toBe('steward');
     expect(command?.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
-    expect(command?.options.map((o) => o.name)).toEqual(['help', 'status', 'pause', 'resume', 'audit']);
+    expect(command?.options.map((o) => o.name)).toEqual([
+      'help',
+      'status',
+      'pause',
+      'resume',
+      'budget',
+      'tools',
+      'audit',
+    ]);
   });
 
   it('stops start-up with the switch to turn on when the Message Content intent is not allowed', async () => {

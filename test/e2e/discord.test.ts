@@ -223,6 +223,72 @@ describe('Discord', () => {
     expect(model.requests).toHaveLength(0);
   });
 
+  it('/steward budget, tools and resume --global reach the shared router with their options', async () => {
+    model = await startScriptedOpenAI({ fallback: echo() });
+    await stack();
+    const ask = async (options: unknown[]) => {
+      const interaction = discord.commandInteraction({ userId: ADMIN, options });
+      await discord.dispatchInteraction(interaction);
+      const reply = await discord.waitForInteractionCallback(
+        (c) => c.kind === 'editOriginal' && c.interactionId === interaction.id,
+      );
+      return String((reply.body as { content?: unknown }).content);
+    };
+    const option = (name: string, type: number, value: string | boolean) => ({ name, type, value });
+    const set = await ask([
+      {
+        name: 'budget',
+        type: 2,
+        options: [
+          {
+            name: 'set',
+            type: 1,
+            options: [
+              option('scope', 3, 'user'),
+              option('unit', 3, 'tokens'),
+              option('amount', 3, '500'),
+              option('period', 3, 'day'),
+              option('user', 6, ANA),
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(set).toBe(
+      `Set: <@${ANA}> may use 500 tokens per day (was the config default). It applies from the next model call.`,
+    );
+    const bad = await ask([
+      {
+        name: 'budget',
+        type: 2,
+        options: [
+          {
+            name: 'set',
+            type: 1,
+            options: [
+              option('scope', 3, 'server'),
+              option('unit', 3, 'usd'),
+              option('amount', 3, '10k'),
+              option('period', 3, 'month'),
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(bad).toContain('`10k` is not an amount');
+    expect(await ask([{ name: 'budget', type: 2, options: [{ name: 'show', type: 1 }] }])).toContain(
+      '*This server*',
+    );
+    expect(
+      await ask([
+        { name: 'tools', type: 1, options: [option('action', 3, 'deny'), option('tool', 3, 'refund_order')] },
+      ]),
+    ).toContain('Denied `refund_order` in this channel');
+    expect(await ask([{ name: 'resume', type: 1, options: [option('global', 5, true)] }])).toBe(
+      'Steward is not paused everywhere, so there is nothing to resume.',
+    );
+  });
+
   it('a gateway disconnect during a run: the bot resumes and the answer arrives once', async () => {
     model = await startScriptedOpenAI({ fallback: echo(800) });
     await stack();
