@@ -33,6 +33,11 @@ export interface IngressOptions {
   readonly workerConcurrency?: number;
   /** After the last request, how long to wait for status messages and answers still to come. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Two processes, as a deployment that scales them apart runs: one with STEWARD_ROLE=ingress
+   * taking the events, one with STEWARD_ROLE=worker running the runs. Default: one process (all).
+   */
+  readonly split?: boolean;
 }
 
 export interface IngressResult {
@@ -109,7 +114,7 @@ export async function measureIngress(options: IngressOptions): Promise<IngressRe
 workers: { concurrency: ${options.workerConcurrency ?? 256}, shutdownGrace: 2s }
 `,
     );
-    const steward = await startStewardProcess({
+    const stewardEnv = {
       OPENAI_API_KEY: 'sk-bench',
       OPENAI_BASE_URL: model.baseURL,
       REDIS_URL: redis.url,
@@ -120,8 +125,18 @@ workers: { concurrency: ${options.workerConcurrency ?? 256}, shutdownGrace: 2s }
       SLACK_API_URL: api.url,
       // Production's default level: logging is part of what a run costs.
       LOG_LEVEL: 'info',
+    };
+    const steward = await startStewardProcess({
+      ...stewardEnv,
+      STEWARD_ROLE: options.split ? 'ingress' : 'all',
     });
     cleanups.unshift(() => steward.stop());
+    const worker = options.split
+      ? await startStewardProcess({ ...stewardEnv, STEWARD_ROLE: 'worker' })
+      : undefined;
+    if (worker) cleanups.unshift(() => worker.stop());
+    const stewardCpuSeconds = () =>
+      groupCpuSeconds(steward.child.pid) + (worker ? groupCpuSeconds(worker.child.pid) : 0);
     const eventsUrl = `${steward.baseUrl}/slack/events`;
 
     const baseSeconds = Math.floor(Date.now() / 1000);
@@ -175,7 +190,7 @@ workers: { concurrency: ${options.workerConcurrency ?? 256}, shutdownGrace: 2s }
     const pending: Promise<void>[] = [];
     const lag = monitorEventLoopDelay({ resolution: 5 });
     lag.enable();
-    const cpuBefore = groupCpuSeconds(steward.child.pid);
+    const cpuBefore = stewardCpuSeconds();
     const otherLoad = watchOtherLoad();
     const startedAt = performance.now();
     const interval = 1000 / options.ratePerSecond;
@@ -187,7 +202,7 @@ workers: { concurrency: ${options.workerConcurrency ?? 256}, shutdownGrace: 2s }
     const sendSeconds = (performance.now() - startedAt) / 1000;
     await Promise.all(pending);
     const loadSeconds = (performance.now() - startedAt) / 1000;
-    const cpu = (groupCpuSeconds(steward.child.pid) - cpuBefore) / loadSeconds;
+    const cpu = (stewardCpuSeconds() - cpuBefore) / loadSeconds;
     const otherCores = otherLoad.stop();
     lag.disable();
     await waitForAnswers(WARM_UP_EVENTS + total, modelDelayMs + (options.drainTimeoutMs ?? 30_000));
@@ -247,20 +262,22 @@ const QUICK: IngressOptions = {
   drainTimeoutMs: 10_000,
 };
 
-export const ingressBenchmark = defineBenchmark(
-  'ingress',
-  (quick) => measureIngress(quick ? QUICK : FULL),
-  (results, quick): BenchReport => {
+const ingressReport =
+  (split: boolean) =>
+  (results: readonly IngressResult[], quick: boolean): BenchReport => {
     const settings = quick ? QUICK : FULL;
     const first = results[0];
     const modelDelay = settings.modelDelayMs ?? 1_000;
     const share = (pick: (r: IngressResult) => number) => each(results, (r) => (100 * pick(r)) / r.sent);
     return {
-      title: 'Slack ingress',
+      title: split ? 'Slack ingress, ingress and worker processes' : 'Slack ingress',
       setup:
         `${settings.ratePerSecond} signed app_mention events/s for ${settings.durationSeconds} s ` +
-        `(${(first?.sent ?? 0).toLocaleString('en-US')} per run) to \`npm start\` (its own process, HTTP mode, LOG_LEVEL=info, ` +
-        `workers.concurrency 256) against a fake Slack Web API; the scripted model answers after ` +
+        `(${(first?.sent ?? 0).toLocaleString('en-US')} per run) to ` +
+        (split
+          ? '`npm start` with STEWARD_ROLE=ingress (its own process, HTTP mode) beside `npm start` with STEWARD_ROLE=worker (another process, workers.concurrency 256), both LOG_LEVEL=info, '
+          : '`npm start` (one process taking events and running runs, HTTP mode, LOG_LEVEL=info, workers.concurrency 256) ') +
+        `against a fake Slack Web API; the scripted model answers after ` +
         `${modelDelay.toLocaleString('en-US')} ms. Each event opens a thread in one of 100 channels, from one of 5,000 people.`,
       redisVersion: first?.redisVersion ?? 'unknown',
       reps: results.length,
@@ -311,7 +328,11 @@ export const ingressBenchmark = defineBenchmark(
             kind: 'baseline',
           },
         },
-        { name: 'Steward CPU (share of one core)', values: each(results, (r) => r.stewardCpu), digits: 2 },
+        {
+          name: split ? 'Steward CPU, both processes (share of one core)' : 'Steward CPU (share of one core)',
+          values: each(results, (r) => r.stewardCpu),
+          digits: 2,
+        },
         { name: 'load generator loop delay p99 (ms)', values: each(results, (r) => r.generatorLagP99) },
         {
           name: 'other processes on the machine (cores)',
@@ -323,5 +344,16 @@ export const ingressBenchmark = defineBenchmark(
         'The load generator, the fake Slack API and the fake model share the machine with Steward; the loop-delay row says how late the generator itself was, and the last row how much CPU anything else on the machine took meanwhile.',
       ],
     };
-  },
+  };
+
+export const ingressBenchmark = defineBenchmark(
+  'ingress',
+  (quick) => measureIngress(quick ? QUICK : FULL),
+  ingressReport(false),
+);
+
+export const ingressSplitBenchmark = defineBenchmark(
+  'ingress-split',
+  (quick) => measureIngress({ ...(quick ? QUICK : FULL), split: true }),
+  ingressReport(true),
 );

@@ -16,13 +16,13 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from '../test/support/processes.ts';
-import { ingressBenchmark } from './ingress.ts';
+import { ingressBenchmark, ingressSplitBenchmark } from './ingress.ts';
 import { approvalsBenchmark } from './pending-approvals.ts';
 import { recoveryBenchmark } from './recovery.ts';
 import { redisBenchmark } from './redis-round-trips.ts';
 import { type Benchmark, type BenchReport, median, type RunContext, renderReport } from './table.ts';
 
-export const BENCHMARK_NAMES = ['ingress', 'approvals', 'recovery', 'redis'] as const;
+export const BENCHMARK_NAMES = ['ingress', 'ingress-split', 'approvals', 'recovery', 'redis'] as const;
 export type BenchmarkName = (typeof BENCHMARK_NAMES)[number];
 
 export interface BenchOptions {
@@ -72,6 +72,7 @@ export function parseArgs(args: readonly string[]): BenchOptions {
 
 const BENCHMARKS: Record<BenchmarkName, Benchmark> = {
   ingress: ingressBenchmark,
+  'ingress-split': ingressSplitBenchmark,
   approvals: approvalsBenchmark,
   recovery: recoveryBenchmark,
   redis: redisBenchmark,

@@ -24,6 +24,8 @@ export interface SlackApp {
   identify(): Promise<string>;
   /** Starts serving (HTTP mode) or connecting (Socket Mode); resolves with the HTTP port. */
   start(): Promise<number>;
+  /** Serves only /healthz and /readyz (a process that posts but takes no events); resolves with the port. */
+  serveProbes(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,20 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     ...(receiver ? { receiver } : { socketMode: true, appToken: options.appToken ?? '' }),
   });
 
+  let listening = false;
+  const serveProbes = async (): Promise<number> => {
+    probeServer = createServer((req, res) => {
+      const route =
+        req.url === '/healthz' ? probes.healthz : req.url === '/readyz' ? probes.readyz : undefined;
+      if (route) return route(req, res);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => probeServer?.listen(options.port, resolve));
+    const address = probeServer.address();
+    boundPort = typeof address === 'object' && address ? address.port : options.port;
+    return boundPort;
+  };
+
   return {
     app,
     client: app.client,
@@ -88,23 +104,19 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         const server = await receiver.start(options.port);
         const address = server.address();
         boundPort = typeof address === 'object' && address ? address.port : options.port;
-      } else {
-        await app.start();
-        probeServer = createServer((req, res) => {
-          const route =
-            req.url === '/healthz' ? probes.healthz : req.url === '/readyz' ? probes.readyz : undefined;
-          if (route) return route(req, res);
-          res.writeHead(404).end();
-        });
-        await new Promise<void>((resolve) => probeServer?.listen(options.port, resolve));
-        const address = probeServer.address();
-        boundPort = typeof address === 'object' && address ? address.port : options.port;
+        listening = true;
+        return boundPort;
       }
-      return boundPort;
+      await app.start();
+      listening = true;
+      return serveProbes();
     },
+    serveProbes,
     async stop() {
-      if (receiver) await receiver.stop();
-      else await app.stop();
+      if (listening) {
+        if (receiver) await receiver.stop();
+        else await app.stop();
+      }
       await new Promise<void>((resolve) => (probeServer ? probeServer.close(() => resolve()) : resolve()));
     },
   };

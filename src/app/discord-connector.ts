@@ -48,6 +48,12 @@ export function createDiscordConnector(
       const botId = await discord.login();
       logger.info({ botId }, 'Discord connected');
     },
+    // Logged in so REST calls carry the token and the guild caches know which ids are roles;
+    // with no listeners attached, the events this process receives are dropped.
+    async startSending() {
+      const botId = await discord.login();
+      logger.info({ botId }, 'Discord connected for sending only');
+    },
     stop: () => discord.destroy(),
   };
 }

@@ -10,6 +10,10 @@ import { ConfigError, toError } from '../core/errors.ts';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** all: take platform events and run runs; ingress: only take events in; worker: only run runs. */
+export const ROLES = ['all', 'ingress', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
 export interface Env {
   readonly openaiApiKey: string;
   readonly openaiBaseUrl: string | undefined;
@@ -21,6 +25,8 @@ export interface Env {
   readonly redisPrefix: string;
   readonly port: number;
   readonly logLevel: LogLevel;
+  /** What this process does with the platforms and the run queue (STEWARD_ROLE). */
+  readonly role: Role;
   /** Set when Slack is configured: HTTP mode with a signing secret, or Socket Mode with an app token. */
   readonly slack: SlackEnv | undefined;
   /** Set when Discord is configured. */
@@ -47,6 +53,7 @@ export const ENV_DEFAULTS = Object.freeze({
   redisPrefix: 'steward:',
   port: 3000,
   logLevel: 'info' as LogLevel,
+  role: 'all' as Role,
 });
 
 function hasProtocol(value: string, protocols: readonly string[]): boolean {
@@ -77,6 +84,7 @@ const schema = z.object({
     .refine((n) => n >= 1 && n <= 65_535)
     .default(ENV_DEFAULTS.port),
   LOG_LEVEL: z.enum(LOG_LEVELS).default(ENV_DEFAULTS.logLevel),
+  STEWARD_ROLE: z.enum(ROLES).default(ENV_DEFAULTS.role),
   SLACK_BOT_TOKEN: z
     .string()
     .regex(/^xoxb-/)
@@ -113,6 +121,7 @@ const RULES: Record<VariableName, string> = {
   STEWARD_REDIS_PREFIX: 'a key prefix such as steward:',
   PORT: 'a whole number from 1 to 65535',
   LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')}`,
+  STEWARD_ROLE: `one of ${ROLES.join(', ')}`,
   SLACK_BOT_TOKEN: 'a bot token starting with xoxb- (OAuth & Permissions in your Slack app)',
   SLACK_SIGNING_SECRET: 'the signing secret from Basic Information in your Slack app',
   SLACK_APP_TOKEN: 'an app-level token starting with xapp- (for Socket Mode)',
@@ -143,7 +152,7 @@ function cleanSource(source: Record<string, string | undefined>): Partial<Record
     const value = source[name]?.trim();
     if (value === undefined || value === '') continue;
     // Log levels are conventionally written in either case.
-    cleaned[name] = name === 'LOG_LEVEL' ? value.toLowerCase() : value;
+    cleaned[name] = name === 'LOG_LEVEL' || name === 'STEWARD_ROLE' ? value.toLowerCase() : value;
   }
   return cleaned;
 }
@@ -186,6 +195,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     redisPrefix: v.STEWARD_REDIS_PREFIX,
     port: v.PORT,
     logLevel: v.LOG_LEVEL,
+    role: v.STEWARD_ROLE,
     slack: slackEnv(v),
     discord: discordEnv(v),
   };

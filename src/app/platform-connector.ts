@@ -13,6 +13,8 @@ export interface PlatformConnector {
   surface(deps: SurfaceDeps): Surface;
   attach(steward: Steward): void;
   start(): Promise<void>;
+  /** For a process that only runs runs: be able to post, without taking the platform's events. */
+  startSending(): Promise<void>;
   stop(): Promise<void>;
 }
 

@@ -20,7 +20,9 @@ export interface Runtime {
 /**
  * Steward on its platforms: each connector prepares (learns the bot's identity), the core is
  * built once with a surface that routes by platform, the connectors attach their listeners to the
- * core's service and command router, and then start taking events.
+ * core's service and command router, and then start taking events. STEWARD_ROLE splits this: an
+ * `ingress` process takes events and queues runs without a worker; a `worker` process runs them
+ * and posts, without listening.
  */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { env, config } = options;
@@ -37,8 +39,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     isReady: async () => (steward ? steward.isReady() : false),
   });
   for (const connector of connectors) await connector.prepare();
+  const role = env.role;
   const built = await createSteward({
     ...options,
+    // A process that only takes events in holds no worker; its runs are driven elsewhere.
+    ...(role === 'ingress' ? { worker: false as const } : {}),
     logger,
     surface: (deps) =>
       createRoutingSurface(
@@ -48,9 +53,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       ),
   });
   steward = built;
-  for (const connector of connectors) connector.attach(built);
-  for (const connector of connectors) await connector.start();
-  logger.info({ platforms: connectors.map((c) => c.platform) }, 'Steward is connected');
+  if (role === 'worker') {
+    for (const connector of connectors) await connector.startSending();
+  } else {
+    for (const connector of connectors) connector.attach(built);
+    for (const connector of connectors) await connector.start();
+  }
+  logger.info({ platforms: connectors.map((c) => c.platform), role }, 'Steward is connected');
   return {
     steward: built,
     connectors,

@@ -54,6 +54,11 @@ export function createSlackConnector(
       boundPort = await slack.start();
       logger.info({ port: boundPort, mode: slackEnv.appToken ? 'socket' : 'http' }, 'Slack connected');
     },
+    // The Web API client posts with the bot token alone; only the health probes are served.
+    async startSending() {
+      boundPort = await slack.serveProbes();
+      logger.info({ port: boundPort }, 'Slack connected for sending only (health probes served)');
+    },
     stop: () => slack.stop(),
   };
 }

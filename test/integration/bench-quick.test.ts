@@ -48,6 +48,7 @@ describe('npm run bench -- --quick', () => {
     expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
     for (const title of [
       'Slack ingress',
+      'Slack ingress, ingress and worker processes',
       'Pending approvals',
       'Recovery after SIGKILL',
       'Redis per model round trip',
@@ -55,7 +56,7 @@ describe('npm run bench -- --quick', () => {
       expect(stdout).toContain(`### ${title}`);
     }
     expect(stdout).toMatch(/\d+ cores, node v\d+/);
-    expect(stdout).toContain('4 of 4 benchmarks ran');
+    expect(stdout).toContain('5 of 5 benchmarks ran');
 
     const summary = JSON.parse(readFileSync(jsonPath, 'utf8')) as Summary;
     const figure = (bench: string, measure: string): number => {
@@ -70,6 +71,7 @@ describe('npm run bench -- --quick', () => {
     expect(Number.isFinite(ackP99) && ackP99 > 0).toBe(true);
     expect(figure('ingress', 'events with a status message (%)')).toBeGreaterThan(0);
     expect(figure('ingress', 'request → status message p50 (ms)')).toBeGreaterThanOrEqual(0);
+    expect(figure('ingress-split', 'events answered (%)')).toBeGreaterThan(0);
 
     expect(figure('approvals', 'Redis bytes per pending run (INFO used_memory)')).toBeGreaterThan(0);
     expect(figure('approvals', 'runs awaiting approval')).toBe(500);

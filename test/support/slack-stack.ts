@@ -33,6 +33,8 @@ export interface SlackStack {
   ): Promise<SlackEndpointResponse>;
   /** Sends a form-encoded body (block actions, slash commands), signed. */
   sendForm(body: string): Promise<SlackEndpointResponse>;
+  /** Another Steward process on the same Redis and Slack, with STEWARD_ROLE=worker; closed with the stack. */
+  startWorker(): Promise<SlackRuntime>;
   close(): Promise<void>;
 }
 
@@ -64,21 +66,25 @@ export async function startSlackStack(options: {
     SLACK_API_URL: api.url,
     ...options.env,
   };
-  const env = parseEnv(source);
-  if (!env.slack) throw new Error('the Slack variables did not parse');
   const logLines: string[] = [];
-  const runtime = await startSlackRuntime({
-    env: { ...env, slack: env.slack },
-    config: parseConfig(options.yaml, { env: source, builtInTools: BUILT_IN_TOOL_NAMES }),
-    logDestination: new Writable({
-      write(chunk, _encoding, done) {
-        logLines.push(String(chunk));
-        done();
-      },
-    }),
-    model: { initialDelayMs: 5, maxDelayMs: 20 },
-    worker: { graceMs: 1_000 },
-  });
+  const start = (variables: Record<string, string>) => {
+    const env = parseEnv(variables);
+    if (!env.slack) throw new Error('the Slack variables did not parse');
+    return startSlackRuntime({
+      env: { ...env, slack: env.slack },
+      config: parseConfig(options.yaml, { env: variables, builtInTools: BUILT_IN_TOOL_NAMES }),
+      logDestination: new Writable({
+        write(chunk, _encoding, done) {
+          logLines.push(String(chunk));
+          done();
+        },
+      }),
+      model: { initialDelayMs: 5, maxDelayMs: 20 },
+      worker: { graceMs: 1_000 },
+    });
+  };
+  const runtime = await start(source);
+  const workers: SlackRuntime[] = [];
   const baseUrl = `http://127.0.0.1:${runtime.port}`;
   const eventsUrl = `${baseUrl}/slack/events`;
   return {
@@ -102,7 +108,13 @@ export async function startSlackStack(options: {
         contentType: 'application/x-www-form-urlencoded',
         signingSecret: SIGNING_SECRET,
       }),
+    async startWorker() {
+      const worker = await start({ ...source, STEWARD_ROLE: 'worker', PORT: String(await freePort()) });
+      workers.push(worker);
+      return worker;
+    },
     async close() {
+      for (const worker of workers) await worker.close();
       await runtime.close();
       await api.close();
       const redis = new Redis(inject('redisUrl'));

@@ -27,6 +27,7 @@ describe('parseEnv', () => {
       redisPrefix: 'steward:',
       port: 3000,
       logLevel: 'info',
+      role: 'all',
       slack: undefined,
       discord: undefined,
     });
@@ -43,6 +44,7 @@ describe('parseEnv', () => {
         STEWARD_REDIS_PREFIX: 'staging:',
         PORT: '8080',
         LOG_LEVEL: 'DEBUG',
+        STEWARD_ROLE: 'worker',
       }),
     ).toEqual<Env>({
       openaiApiKey: 'local',
@@ -54,6 +56,7 @@ describe('parseEnv', () => {
       redisPrefix: 'staging:',
       port: 8080,
       logLevel: 'debug',
+      role: 'worker',
       slack: undefined,
       discord: undefined,
     });
