@@ -7,9 +7,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../test/support/ports.ts';
 import { ROOT, TSX } from '../test/support/processes.ts';
 
 export interface StewardProcess {
@@ -24,18 +24,6 @@ export interface StewardProcess {
 }
 
 const TAIL_CHARS = 6_000;
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 /** Starts src/app/main.ts with exactly `env` (plus PATH and HOME) and waits until GET /readyz says ready. */
 export async function startStewardProcess(

@@ -235,46 +235,24 @@ describe('Discord', () => {
       return String((reply.body as { content?: unknown }).content);
     };
     const option = (name: string, type: number, value: string | boolean) => ({ name, type, value });
-    const set = await ask([
-      {
-        name: 'budget',
-        type: 2,
-        options: [
-          {
-            name: 'set',
-            type: 1,
-            options: [
-              option('scope', 3, 'user'),
-              option('unit', 3, 'tokens'),
-              option('amount', 3, '500'),
-              option('period', 3, 'day'),
-              option('user', 6, ANA),
-            ],
-          },
-        ],
-      },
-    ]);
+    const budgetSet = (...options: unknown[]) =>
+      ask([{ name: 'budget', type: 2, options: [{ name: 'set', type: 1, options }] }]);
+    const set = await budgetSet(
+      option('scope', 3, 'user'),
+      option('unit', 3, 'tokens'),
+      option('amount', 3, '500'),
+      option('period', 3, 'day'),
+      option('user', 6, ANA),
+    );
     expect(set).toBe(
       `Set: <@${ANA}> may use 500 tokens per day (was the config default). It applies from the next model call.`,
     );
-    const bad = await ask([
-      {
-        name: 'budget',
-        type: 2,
-        options: [
-          {
-            name: 'set',
-            type: 1,
-            options: [
-              option('scope', 3, 'server'),
-              option('unit', 3, 'usd'),
-              option('amount', 3, '10k'),
-              option('period', 3, 'month'),
-            ],
-          },
-        ],
-      },
-    ]);
+    const bad = await budgetSet(
+      option('scope', 3, 'server'),
+      option('unit', 3, 'usd'),
+      option('amount', 3, '10k'),
+      option('period', 3, 'month'),
+    );
     expect(bad).toContain('`10k` is not an amount');
     expect(await ask([{ name: 'budget', type: 2, options: [{ name: 'show', type: 1 }] }])).toContain(
       '*This server*',

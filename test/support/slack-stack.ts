@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
@@ -14,6 +13,7 @@ import {
   type SlackEndpointResponse,
   type SlackEvent,
 } from '../fakes/slack-signing.ts';
+import { freePort } from './ports.ts';
 import { deleteKeysWithPrefix, testPrefix } from './redis.ts';
 
 export const SIGNING_SECRET = 'slack-signing-secret-for-tests';
@@ -129,16 +129,4 @@ let tsCounter = 0;
 export function nextTs(): string {
   tsCounter += 1;
   return `${Math.floor(Date.now() / 1000)}.${String(100000 + tsCounter).padStart(6, '0')}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
