@@ -9,6 +9,7 @@ import {
   type RetryPolicy,
   retry,
   TaskCancelledError,
+  type TimeoutPolicy,
   TimeoutStrategy,
   timeout,
 } from 'cockatiel';
@@ -50,7 +51,10 @@ class RetryableFailure extends Error {
 export function createToolExecutor(options: ToolExecutorOptions = {}): ToolExecutor {
   const clock = options.clock ?? systemClock;
   const breakerOptions = options.breaker ?? DEFAULT_BREAKER;
-  const policies = new Map<string, { retry: RetryPolicy; breaker: CircuitBreakerPolicy }>();
+  const policies = new Map<
+    string,
+    { retry: RetryPolicy; breaker: CircuitBreakerPolicy; deadline: TimeoutPolicy }
+  >();
 
   const policiesFor = (tool: Tool) => {
     let entry = policies.get(tool.name);
@@ -72,6 +76,9 @@ export function createToolExecutor(options: ToolExecutorOptions = {}): ToolExecu
           halfOpenAfter: breakerOptions.cooldownMs,
           breaker: new ConsecutiveBreaker(breakerOptions.failureThreshold),
         }),
+        // The signal is aborted when the time is up, not after every successful call: a call is
+        // over when it returns, and an abort per call costs an exception object each time.
+        deadline: timeout(tool.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
       };
       policies.set(tool.name, entry);
     }
@@ -80,8 +87,7 @@ export function createToolExecutor(options: ToolExecutorOptions = {}): ToolExecu
 
   return {
     async execute(tool, input, ctx) {
-      const { retry: retryPolicy, breaker } = policiesFor(tool);
-      const deadline = timeout(tool.timeoutMs, TimeoutStrategy.Aggressive);
+      const { retry: retryPolicy, breaker, deadline } = policiesFor(tool);
       const started = clock.now();
       let attempts = 0;
 
