@@ -130,8 +130,6 @@ export interface ConversationLanes {
   renew(conversationKey: string, token: string): Promise<boolean>;
   /** Pops the next item; `finished` is marked finished first, in the same step. */
   next(conversationKey: string, token: string, finished?: FinishedItem): Promise<NextResult>;
-  /** The item a previous holder was handling when it stopped, if any. */
-  current(conversationKey: string): Promise<string | null>;
   /** Marks the item handled; `itemId` is undefined only for unreadable JSON. */
   finish(conversationKey: string, itemId: string | undefined, raw: string): Promise<void>;
   release(conversationKey: string, token: string): Promise<void>;
@@ -179,9 +177,6 @@ export function createConversationLanes(options: {
       if (kind === 'item' && typeof raw === 'string') return { kind, raw };
       if (kind === 'released' || kind === 'lost') return { kind };
       throw new Error(`unexpected lane next reply ${String(kind)}`);
-    },
-    current(conversationKey) {
-      return redis.get(keys(conversationKey).current);
     },
     async finish(conversationKey, itemId, raw) {
       const scriptKeys = [keys(conversationKey).current];

@@ -59,15 +59,6 @@ export function createRedisBreakerStore(options: RedisBreakerStoreOptions): Brea
     globalPause: () =>
       wrapUnavailable('breakers.globalPause', async () => pauseOf(await redis.hgetall(pauseKey))),
 
-    pauseGlobally: (pause) =>
-      wrapUnavailable('breakers.pauseGlobally', async () => {
-        await redis
-          .multi()
-          .hset(pauseKey, 'paused', '1', 'reason', pause.reason, 'at', String(pause.at), 'by', pause.by)
-          .hdel(pauseKey, 'resumedAt', 'resumedBy')
-          .exec();
-      }),
-
     resumeGlobally: (by, now) =>
       wrapUnavailable('breakers.resumeGlobally', async () => {
         const [[error, before] = [null, {}]] =

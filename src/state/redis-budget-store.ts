@@ -21,6 +21,7 @@ import type {
   GlobalPause,
   ScopeReport,
 } from '../core/budget/budget-store.ts';
+import { isStringRecord } from '../core/is-record.ts';
 import { DEFAULT_BREAKERS } from '../core/limits.ts';
 import { ADMIT_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from './redis-budget-scripts.ts';
 import { defineScript, wrapUnavailable } from './redis-connection.ts';
@@ -239,11 +240,6 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
         });
       }),
 
-    overrides: (scope) =>
-      wrapUnavailable('budget.overrides', async () =>
-        fromOverrides(await redis.hgetall(keys.budgetLimits(scopeKey(scope)))),
-      ),
-
     setLimit: (scope, key, value) =>
       wrapUnavailable('budget.setLimit', async () => {
         const hash = keys.budgetLimits(scopeKey(scope));
@@ -286,12 +282,4 @@ function fromOverrides(hash: Record<string, string>): ScopeLimits {
 function asArray(reply: unknown): unknown[] {
   if (!Array.isArray(reply)) throw new Error(`unexpected budget script reply: ${String(reply)}`);
   return reply;
-}
-
-function isStringRecord(value: unknown): value is Record<string, string> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    Object.values(value).every((item) => typeof item === 'string')
-  );
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { isStringRecord } from '../core/is-record.ts';
 import { type ChannelSettings, type ChannelSettingsStore, DEFAULT_CHANNEL_SETTINGS } from '../core/stores.ts';
 import { wrapUnavailable } from './redis-connection.ts';
 import { channelKeyOf, type RedisKeys } from './redis-keys.ts';
@@ -69,12 +70,4 @@ function parseAllowlist(raw: string | undefined): readonly string[] | null {
   } catch {
     return [];
   }
-}
-
-function isStringRecord(value: unknown): value is Record<string, string> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    Object.values(value).every((item) => typeof item === 'string')
-  );
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ConversationRef } from '../core/conversation.ts';
 import { IllegalTransitionError } from '../core/errors.ts';
-import { isRecord } from '../core/is-record.ts';
+import { isRecord, isStringRecord } from '../core/is-record.ts';
 import { type Clock, systemClock } from '../core/ports.ts';
 import type { RunOutcome, RunState } from '../core/run-state.ts';
 import {
@@ -241,10 +241,6 @@ function fromHash(hash: Record<string, string>): RunRecord {
 function parseLimitsScale(raw: string | undefined): number {
   const value = raw === undefined ? Number.NaN : Number(raw);
   return Number.isFinite(value) && value > 0 ? value : DEFAULT_LIMITS_SCALE;
-}
-
-function isStringRecord(value: unknown): value is Record<string, string> {
-  return isRecord(value) && Object.values(value).every((item) => typeof item === 'string');
 }
 
 function pairsToRecord(flat: readonly string[]): Record<string, string> {

@@ -58,7 +58,7 @@ const command = (text: string, userId = ADMIN): CommandInvocation => ({
 const alerts = () =>
   app.surface.posted.filter((post) => post.kind === 'notice' && post.target.channelId === 'C0OPS');
 
-/** Sends a message and waits for the run to end, whatever it posts. */
+/** Sends a message and waits for its answer. */
 async function run(message: IncomingMessage): Promise<void> {
   const handled = await app.steward.service.handleMessage(message);
   expect(handled.status).toBe('queued');

@@ -67,7 +67,6 @@ export interface BudgetStore {
     now: number,
   ): Promise<{ readonly tripped: GlobalPause | null }>;
   report(scopes: readonly BudgetScope[], now: number): Promise<ScopeReport[]>;
-  overrides(scope: BudgetScope): Promise<ScopeLimits>;
   /** Sets (or with null removes) one override; returns the override it replaced. */
   setLimit(scope: BudgetScope, key: LimitKey, value: number | null): Promise<{ readonly old: number | null }>;
   /** Removes every override of a scope, returning them. */
@@ -90,7 +89,6 @@ export interface SpendSummary {
 /** The system-wide breakers' state. */
 export interface BreakerStore {
   globalPause(): Promise<GlobalPause | null>;
-  pauseGlobally(pause: GlobalPause): Promise<void>;
   /** Clears the pause; returns the pause that was lifted, or null when none was set. */
   resumeGlobally(by: string, now: number): Promise<GlobalPause | null>;
   /** Counts a run's end; `alert` is true once per window when the rate crosses the threshold. */

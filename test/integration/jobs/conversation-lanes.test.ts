@@ -48,12 +48,16 @@ describe('conversation lanes', () => {
     if (first.kind === 'item') await lanes.finish('c', 'start:c-0', first.raw);
     expect(await lanes.itemState('start:c-0')).toBe('done');
     expect(await lanes.itemState('start:c-1')).toBe('queued');
-    expect(await lanes.current('c')).toBeNull();
+    expect(await env.redis.get(laneKeys(env.prefix, 'c').current)).toBeNull();
 
     const second = await lanes.next('c', 'a');
     expect(second.kind).toBe('item');
-    expect(await lanes.current('c')).not.toBeNull();
-    expect(await lanes.next('c', 'a')).toEqual({ kind: 'released' });
+    expect(await env.redis.get(laneKeys(env.prefix, 'c').current)).not.toBeNull();
+    // Finishing the item and popping the next happen in one step.
+    const handled = second.kind === 'item' ? { itemId: 'start:c-1', raw: second.raw } : undefined;
+    expect(await lanes.next('c', 'a', handled)).toEqual({ kind: 'released' });
+    expect(await lanes.itemState('start:c-1')).toBe('done');
+    expect(await env.redis.get(laneKeys(env.prefix, 'c').current)).toBeNull();
     expect(await env.redis.exists(laneKeys(env.prefix, 'c').lock)).toBe(0);
     expect(await lanes.itemState('never')).toBe('unknown');
     expect(await env.redis.pttl(itemMarkerKey(env.prefix, 'start:c-0'))).toBeGreaterThan(0);
