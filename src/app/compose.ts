@@ -171,6 +171,13 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   const notes = createRedisNotesStore({ redis, keys });
 
   const redisAudit = createRedisAuditSink({ redis, keys, logger });
+  // Buffered audit events leave with the run's next state write, in the same auto-pipelined write.
+  const withAuditFlushed =
+    <A extends unknown[], R>(write: (...args: A) => R) =>
+    (...args: A): R => {
+      redisAudit.flushNow();
+      return write(...args);
+    };
   const budgetStore = createRedisBudgetStore({
     redis,
     keys,
@@ -195,10 +202,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     // Audit events recorded since the last write (a run's start) travel with the reservation.
     store: {
       ...budgetStore,
-      reserve: (scopes, amount, now) => {
-        redisAudit.flushNow();
-        return budgetStore.reserve(scopes, amount, now);
-      },
+      reserve: withAuditFlushed(budgetStore.reserve),
     },
     prices: createPriceTable(config.budgets.prices),
     clock,
@@ -258,12 +262,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     redact,
     notes,
     // Audit events buffered since the last save go out in the same write as the checkpoint.
-    checkpoints: {
-      saveCheckpoint: (state) => {
-        redisAudit.flushNow();
-        return runs.saveCheckpoint(state);
-      },
-    },
+    checkpoints: { saveCheckpoint: withAuditFlushed(runs.saveCheckpoint) },
     planner: createPlanner({ model }),
   });
   const queue = createRunQueue({ connection: redis, prefix: env.redisPrefix, logger });

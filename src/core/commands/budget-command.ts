@@ -71,10 +71,14 @@ function parseAmount(text: string, unit: BudgetUnit): number | string {
 const within = <T extends string>(values: readonly T[], word: string | undefined): T | undefined =>
   values.find((value) => value === word?.toLowerCase());
 
-async function setLimit(context: SubcommandContext): Promise<string> {
-  const { invocation, options } = context;
-  const budgets = options.budgets;
-  if (!budgets) return 'Budgets are not kept by this Steward.';
+type Budgets = NonNullable<SubcommandContext['options']['budgets']>;
+
+/** How an admin change names the scope in the audit trail. */
+const auditScope = (target: ScopeTarget): string =>
+  target.kind === 'user' ? `user ${target.userId}` : target.kind;
+
+async function setLimit(context: SubcommandContext, budgets: Budgets): Promise<string> {
+  const { invocation } = context;
   const scoped = parseScope(context.args.slice(1));
   if (typeof scoped === 'string') return `${scoped}\n${BUDGET_USAGE}`;
   const [unitWord, amountWord, periodWord, ...rest] = context.args.slice(1 + scoped.used);
@@ -89,7 +93,7 @@ async function setLimit(context: SubcommandContext): Promise<string> {
   const { old } = await budgets.store.setLimit(scope, key, amount);
   await recordChange(context, {
     setting: `budget.${key}`,
-    scope: scoped.target.kind === 'user' ? `user ${scoped.target.userId}` : scoped.target.kind,
+    scope: auditScope(scoped.target),
     old,
     new: amount,
   });
@@ -97,10 +101,8 @@ async function setLimit(context: SubcommandContext): Promise<string> {
   return `Set: ${scoped.target.label} may use ${formatAmount(unit, amount)} per ${period} (was ${before}). It applies from the next model call.`;
 }
 
-async function clearLimits(context: SubcommandContext): Promise<string> {
-  const { invocation, options } = context;
-  const budgets = options.budgets;
-  if (!budgets) return 'Budgets are not kept by this Steward.';
+async function clearLimits(context: SubcommandContext, budgets: Budgets): Promise<string> {
+  const { invocation } = context;
   const scoped = parseScope(context.args.slice(1));
   if (typeof scoped === 'string') return `${scoped}\n${BUDGET_USAGE}`;
   if (context.args.length !== 1 + scoped.used) return BUDGET_USAGE;
@@ -110,17 +112,15 @@ async function clearLimits(context: SubcommandContext): Promise<string> {
     return `${capitalize(scoped.target.label)} had no limits of its own; the config defaults apply.`;
   await recordChange(context, {
     setting: 'budget',
-    scope: scoped.target.kind === 'user' ? `user ${scoped.target.userId}` : scoped.target.kind,
+    scope: auditScope(scoped.target),
     old,
     new: null,
   });
   return `Cleared ${keys.length === 1 ? 'the limit' : `${keys.length} limits`} set for ${scoped.target.label}; the config defaults apply again.`;
 }
 
-async function showBudgets(context: SubcommandContext): Promise<string> {
+async function showBudgets(context: SubcommandContext, budgets: Budgets): Promise<string> {
   const { invocation, options } = context;
-  const budgets = options.budgets;
-  if (!budgets) return 'Budgets are not kept by this Steward.';
   const now = options.clock.now();
   const scopes = scopesFor({ conversation: invocation.channel, userId: invocation.userId });
   const reports = await budgets.store.report(scopes, now);
@@ -162,10 +162,12 @@ export const BUDGET_SUBCOMMAND: StewardSubcommand = {
   adminOnly: true,
   accepts: anyArgs,
   run: async (context) => {
+    const budgets = context.options.budgets;
+    if (!budgets) return 'Budgets are not kept by this Steward.';
     const [action] = context.args;
-    if (action === undefined) return showBudgets(context);
-    if (action.toLowerCase() === 'set') return setLimit(context);
-    if (action.toLowerCase() === 'clear') return clearLimits(context);
+    if (action === undefined) return showBudgets(context, budgets);
+    if (action.toLowerCase() === 'set') return setLimit(context, budgets);
+    if (action.toLowerCase() === 'clear') return clearLimits(context, budgets);
     return BUDGET_USAGE;
   },
 };
