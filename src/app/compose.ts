@@ -24,6 +24,7 @@ import type { Tool } from '../core/tools/define-tool.ts';
 import { createToolExecutor, type ToolExecutorOptions } from '../core/tools/tool-executor.ts';
 import { createToolRegistry, type ToolRegistry } from '../core/tools/tool-registry.ts';
 import { createRunQueue } from '../jobs/run-queue.ts';
+import { createTimerSweeper, type TimerSweeper } from '../jobs/run-timers.ts';
 import { createRunWorker, type RunWorker } from '../jobs/run-worker.ts';
 import { createOpenAIModelClient, type OpenAIModelClientOptions } from '../llm/openai-model-client.ts';
 import type { ApproverRules } from '../policy/approvers.ts';
@@ -52,6 +53,8 @@ export interface WorkerSettings {
   readonly lockDurationMs?: number;
   readonly stalledIntervalMs?: number;
   readonly graceMs?: number;
+  /** How often this worker enqueues due timers (approval expiries); default 1 s. */
+  readonly timerSweepIntervalMs?: number;
 }
 
 /** What a platform's surface may need from the app (built after the state connection exists). */
@@ -281,13 +284,15 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   warnAboutUnpricedModels(config, agents, env, logger);
 
   let worker: RunWorker | undefined;
+  let timers: TimerSweeper | undefined;
   let workerRedis: ReturnType<typeof createRedisConnection> | undefined;
   if (options.worker !== false) {
     workerRedis = createRedisConnection(env.redisUrl, { logger, name: 'steward-worker', role: 'blocking' });
+    const { timerSweepIntervalMs, ...overrides } = options.worker ?? {};
     const settings = {
       concurrency: config.workers.concurrency,
       graceMs: config.workers.shutdownGraceMs,
-      ...options.worker,
+      ...overrides,
     };
     worker = createRunWorker({
       connection: workerRedis,
@@ -310,6 +315,14 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
       }),
     });
     await worker.ready();
+    timers = createTimerSweeper({
+      redis,
+      prefix: env.redisPrefix,
+      enqueue: (item) => queue.enqueue(item),
+      logger,
+      ...(timerSweepIntervalMs === undefined ? {} : { sweepIntervalMs: timerSweepIntervalMs }),
+    });
+    timers.start();
   }
 
   const approverRules = (platform: string): ApproverRules => {
@@ -366,6 +379,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
       }
     },
     async close() {
+      await timers?.close();
       await worker?.close();
       await queue.close();
       await redisAudit.flush();

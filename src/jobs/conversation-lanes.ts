@@ -13,11 +13,11 @@
  *                                              (TTL DONE_MARKER_TTL_MS): dedupes enqueue and tells a waiting
  *                                              job that a drainer already handled its item.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StewardError } from '../core/errors.ts';
 import { isRecord } from '../core/is-record.ts';
 import type { WorkItem } from '../core/work.ts';
+import { defineScript } from '../state/redis-connection.ts';
 
 export const LANE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 export const QUEUED_MARKER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -38,28 +38,8 @@ export function itemMarkerKey(prefix: string, itemId: string): string {
   return `${prefix}lane-item:${itemId}`;
 }
 
-/** A Lua script run by EVALSHA, falling back to EVAL once when the server has not cached it yet. */
-class LuaScript {
-  private readonly source: string;
-  private readonly sha: string;
-
-  constructor(source: string) {
-    this.source = source;
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return redis.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}
-
 /** Push once per item id: the marker's SET NX makes a retried enqueue a no-op. */
-const PUSH = new LuaScript(`
+const PUSH = defineScript(`
 if redis.call('SET', KEYS[1], 'queued', 'NX', 'PX', ARGV[2]) then
   redis.call('RPUSH', KEYS[2], ARGV[1])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
@@ -68,11 +48,11 @@ end
 return 0`);
 
 /** {1, current item or false} when taken, else {0, PTTL of the holder's lock}. */
-const ACQUIRE = new LuaScript(`
+const ACQUIRE = defineScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, redis.call('GET', KEYS[2])} end
 return {0, redis.call('PTTL', KEYS[1])}`);
 
-const RENEW = new LuaScript(`
+const RENEW = defineScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`);
 
@@ -82,7 +62,7 @@ return 0`);
  * finds the lock free. Doing these as two commands would lose that item's wake-up. The item just
  * handled (ARGV[3], its marker KEYS[4]) is finished first, as FINISH does, saving a round trip.
  */
-const NEXT = new LuaScript(`
+const NEXT = defineScript(`
 if ARGV[3] ~= '' then
   if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
   if KEYS[4] then redis.call('SET', KEYS[4], 'done', 'PX', ARGV[4]) end
@@ -97,12 +77,12 @@ redis.call('DEL', KEYS[1])
 return {'released'}`);
 
 /** Clear "current" only if it still holds this item (a new holder may have moved on). */
-const FINISH = new LuaScript(`
+const FINISH = defineScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if KEYS[2] then redis.call('SET', KEYS[2], 'done', 'PX', ARGV[2]) end
 return 1`);
 
-const RELEASE = new LuaScript(`
+const RELEASE = defineScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
 

@@ -1,7 +1,7 @@
 /**
  * The producer side of the run queue. An immediate item is pushed to its conversation lane (see
  * conversation-lanes.ts) and then gets a BullMQ job that wakes a worker to drain that lane; a
- * delayed item travels inside its job and is pushed to the lane when the job fires.
+ * delayed item waits in the timers set (run-timers.ts) until a worker's sweep enqueues it.
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -10,13 +10,17 @@ import { isRecord } from '../core/is-record.ts';
 import type { Logger } from '../core/ports.ts';
 import type { EnqueueOptions, RunQueue, WorkItem } from '../core/work.ts';
 import { createConversationLanes } from './conversation-lanes.ts';
+import { scheduleTimer } from './run-timers.ts';
 
 export const DEFAULT_RUN_QUEUE_NAME = 'runs';
 export const RUN_JOB_NAME = 'drain-lane';
 /** Give up on an enqueue after this long, so callers can refuse work instead of hanging. */
 export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5_000;
 
-/** What a job carries. `item` is set only for delayed items, which are pushed when the job fires. */
+/**
+ * What a job carries. `item` was set only by releases that made delayed items BullMQ delayed jobs;
+ * such a job still left in Redis pushes its item when it fires.
+ */
 export interface RunJobData {
   readonly conversationKey: string;
   readonly itemId: string;
@@ -46,9 +50,15 @@ export function parseJobData(value: unknown): RunJobData | undefined {
 
 /** Completed jobs are only wake-ups; keep a few for inspection, never an unbounded history. */
 export const JOB_RETENTION = {
-  removeOnComplete: { age: 60 * 60, count: 1_000 },
+  removeOnComplete: { age: 60 * 60, count: 100 },
   removeOnFail: { age: 7 * 24 * 60 * 60, count: 10_000 },
 } as const;
+
+/**
+ * BullMQ's event stream feeds QueueEvents listeners, which Steward has none of; its default cap of
+ * 10,000 entries (about 4.7 MB) would be a large share of an idle deployment's memory.
+ */
+export const EVENT_STREAM_MAX_LEN = 100;
 
 /**
  * Logs connection errors without flooding: while Redis is away ioredis reports every reconnect
@@ -89,6 +99,7 @@ export function createRunQueue(options: RunQueueOptions): RunQueue & { close(): 
     connection,
     prefix: bullPrefix(prefix),
     defaultJobOptions: JOB_RETENTION,
+    streams: { events: { maxLen: EVENT_STREAM_MAX_LEN } },
   });
   // Without a listener an 'error' event would crash the process during a Redis outage.
   queue.on('error', createErrorReporter(logger, 'run queue: redis error'));
@@ -96,12 +107,12 @@ export function createRunQueue(options: RunQueueOptions): RunQueue & { close(): 
   const lanes = createConversationLanes({ redis: connection, prefix, lockTtlMs: 0 });
 
   const add = async (item: WorkItem, delayMs: number): Promise<void> => {
-    const base = { conversationKey: item.conversationKey, itemId: item.itemId };
-    const jobId = jobIdFor(item.itemId);
     if (delayMs > 0) {
-      await queue.add(RUN_JOB_NAME, { ...base, item: JSON.stringify(item) }, { jobId, delay: delayMs });
+      await scheduleTimer(connection, prefix, item, Date.now() + delayMs);
       return;
     }
+    const base = { conversationKey: item.conversationKey, itemId: item.itemId };
+    const jobId = jobIdFor(item.itemId);
     // Lane first: a job that runs before its item is in the lane would find nothing to do. A crash
     // between the two leaves the item in the lane; the caller's retry (same item id) adds the job.
     await lanes.push(item);

@@ -3,6 +3,7 @@ import { conversationKey } from '../core/conversation.ts';
 import { isRecord } from '../core/is-record.ts';
 import type { PendingApproval } from '../core/run-state.ts';
 import type { ApprovalDecisionRecord, ApprovalStore, DecideResult, StoredApproval } from '../core/stores.ts';
+import { packJson, unpackJson } from './packed-json.ts';
 import { defineScript, wrapUnavailable } from './redis-connection.ts';
 import type { RedisKeys } from './redis-keys.ts';
 
@@ -15,7 +16,7 @@ export interface RedisApprovalStoreOptions {
 
 const DEFAULT_RETAIN_SECONDS = 7 * 24 * 60 * 60;
 
-// KEYS: approval hash, pending set. ARGV: ttlMs, createdAt, approvalId, approval JSON, expiresAt, conversationKey.
+// KEYS: approval hash, pending set. ARGV: ttlMs, createdAt, approvalId, packed approval, expiresAt, conversationKey.
 // Never overwrites: re-creating an id must not erase a decision already taken.
 const CREATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -29,22 +30,25 @@ return 1
 // KEYS: approval hash, pending set. ARGV: decision, by, at, now, approvalId.
 // The single place a decision is taken: whoever runs this first wins, every later caller reads it.
 const DECIDE_SCRIPT = `
-local current = redis.call('HMGET', KEYS[1], 'approval', 'expiresAt', 'decision', 'by', 'at')
+local current = redis.call('HMGET', KEYS[1], 'expiresAt', 'decision', 'by', 'at')
 if not current[1] then return {'not_found'} end
-if current[3] then return {'already_decided', current[3], current[4], current[5]} end
-if tonumber(ARGV[4]) >= tonumber(current[2]) then
+if current[2] then return {'already_decided', current[2], current[3], current[4]} end
+if tonumber(ARGV[4]) >= tonumber(current[1]) then
   redis.call('ZREM', KEYS[2], ARGV[5])
   return {'expired'}
 end
 redis.call('HSET', KEYS[1], 'decision', ARGV[1], 'by', ARGV[2], 'at', ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[5])
-return {'decided', current[1]}
+return {'decided'}
 `;
 
 const createScript = defineScript(CREATE_SCRIPT);
 const decideScript = defineScript(DECIDE_SCRIPT);
 
-/** Approvals as Redis hashes, decided by one Lua script, with a sorted set of pending ids per conversation. */
+/**
+ * Approvals as Redis hashes, decided by one Lua script, with a sorted set of pending ids per
+ * conversation. The approval itself is packed (packed-json.ts): it may wait for days.
+ */
 export function createRedisApprovalStore(options: RedisApprovalStoreOptions): ApprovalStore {
   const { redis, keys } = options;
   const retainMs = (options.retainSeconds ?? DEFAULT_RETAIN_SECONDS) * 1000;
@@ -63,7 +67,7 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
             ttlMs,
             approval.createdAt,
             approval.approvalId,
-            JSON.stringify(approval),
+            packJson(approval),
             approval.expiresAt,
             conversationKey(approval.conversation),
           ],
@@ -72,17 +76,17 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
 
     get: (approvalId) =>
       wrapUnavailable('approval.get', async () => {
-        const [raw, decision, by, at] = await redis.hmget(
+        const [raw, decision, by, at] = await redis.hmgetBuffer(
           keys.approval(approvalId),
           'approval',
           'decision',
           'by',
           'at',
         );
-        if (raw === null || raw === undefined) return undefined;
+        if (!raw) return undefined;
         const stored: StoredApproval = {
           approval: parseApproval(raw),
-          decided: toDecision(decision, by, at),
+          decided: toDecision(decision?.toString(), by?.toString(), at?.toString()),
         };
         return stored;
       }),
@@ -90,20 +94,20 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
     decide: (approvalId, decision, now) =>
       wrapUnavailable('approval.decide', async (): Promise<DecideResult> => {
         const key = keys.approval(approvalId);
-        // The conversation never changes for an approval, so reading it before the script is safe,
-        // and lets the script declare every key it touches.
-        const conversation = await redis.hget(key, 'conversationKey');
-        if (conversation === null) return { status: 'not_found' };
+        // An approval's conversation and content never change, so reading them before the script is
+        // safe, and lets the script declare every key it touches.
+        const [conversation, raw] = await redis.hmgetBuffer(key, 'conversationKey', 'approval');
+        if (!conversation || !raw) return { status: 'not_found' };
         const reply = await decideScript.run(
           redis,
-          [key, keys.pendingApprovals(conversation)],
+          [key, keys.pendingApprovals(conversation.toString())],
           [decision.decision, decision.by, decision.at, now, approvalId],
         );
         if (!Array.isArray(reply)) throw new Error('approval.decide: unexpected reply');
         const [status, a, b, c] = reply.map((item) => (item === null ? null : String(item)));
         switch (status) {
           case 'decided':
-            return { status: 'decided', approval: parseApproval(a ?? '') };
+            return { status: 'decided', approval: parseApproval(raw) };
           case 'already_decided': {
             const decided = toDecision(a ?? null, b ?? null, c ?? null);
             if (decided === null) throw new Error(`approval ${approvalId}: stored decision is unreadable`);
@@ -122,7 +126,7 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
         const ids = await redis.zrange(setKey, 0, -1);
         if (ids.length === 0) return [];
         const pipeline = redis.pipeline();
-        for (const id of ids) pipeline.hmget(keys.approval(id), 'approval', 'decision', 'expiresAt');
+        for (const id of ids) pipeline.hmgetBuffer(keys.approval(id), 'approval', 'decision', 'expiresAt');
         const replies = (await pipeline.exec()) ?? [];
         const pending: PendingApproval[] = [];
         const stale: string[] = [];
@@ -131,8 +135,8 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
           const id = ids[index] as string;
           const [raw, decided, expiresAt] = Array.isArray(value) ? value : [];
           // Gone (TTL) or decided: it can never be pending again, so drop it from the set.
-          if (typeof raw !== 'string' || typeof decided === 'string') stale.push(id);
-          else if (now < Number(expiresAt)) pending.push(parseApproval(raw));
+          if (!Buffer.isBuffer(raw) || Buffer.isBuffer(decided)) stale.push(id);
+          else if (now < Number(String(expiresAt))) pending.push(parseApproval(raw));
         });
         if (stale.length > 0) await redis.zrem(setKey, ...stale);
         return pending;
@@ -140,8 +144,8 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
   };
 }
 
-function parseApproval(raw: string): PendingApproval {
-  const value: unknown = JSON.parse(raw);
+function parseApproval(raw: Buffer): PendingApproval {
+  const value = unpackJson(raw);
   if (!isRecord(value) || typeof value.approvalId !== 'string')
     throw new Error('stored approval is unreadable');
   return value as unknown as PendingApproval;

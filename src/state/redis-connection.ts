@@ -129,7 +129,7 @@ export async function wrapUnavailable<T>(operation: string, fn: () => Promise<T>
 }
 
 export interface RedisScript {
-  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown>;
 }
 
 /**

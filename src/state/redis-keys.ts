@@ -33,6 +33,10 @@ import type { ConversationRef } from '../core/conversation.ts';
  * | run-ends          | runEnds('all' / 'bad')      | redis-breaker-store.ts      | sorted set    | two error-rate windows, refreshed on every end    |
  * | alert             | alert(name)                 | redis-breaker-store.ts      | string '1'    | one window: at most one alert per window          |
  *
+ * The run queue (src/jobs) owns its own keys under the same prefix: conversation lanes
+ * (`lane:…`, `lane-item:…`, see conversation-lanes.ts), the timers set (`timers`, run-timers.ts)
+ * and BullMQ's (`bull:…`).
+ *
  * Shape: `<prefix><kind>:<id>`. The id is always the last part and no kind name contains ':', so
  * one kind's `<kind>:` is never the start of another's: two different (kind, id) pairs can never
  * produce the same key, even when ids contain ':' (conversation keys always do).

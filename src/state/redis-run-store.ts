@@ -11,6 +11,7 @@ import {
   type RunStore,
   TERMINAL_RUN_STATUSES,
 } from '../core/stores.ts';
+import { packJson, unpackJson } from './packed-json.ts';
 import { defineScript, wrapUnavailable } from './redis-connection.ts';
 import { channelKeyOf, type RedisKeys } from './redis-keys.ts';
 
@@ -167,14 +168,16 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
 
     saveCheckpoint: (state) =>
       wrapUnavailable('run.saveCheckpoint', async () => {
-        await redis.set(keys.checkpoint(state.runId), JSON.stringify(state), 'EX', ttl);
+        // A run waiting for a person may wait for days: pack it. Hot checkpoints stay plain JSON.
+        const value = isWaiting(state) ? packJson(state) : JSON.stringify(state);
+        await redis.set(keys.checkpoint(state.runId), value, 'EX', ttl);
       }),
 
     loadCheckpoint: (runId) =>
       wrapUnavailable('run.loadCheckpoint', async () => {
-        const raw = await redis.get(keys.checkpoint(runId));
+        const raw = await redis.getBuffer(keys.checkpoint(runId));
         if (raw === null) return undefined;
-        const parsed: unknown = JSON.parse(raw);
+        const parsed = unpackJson(raw);
         if (!isRunState(parsed)) throw new Error(`checkpoint of run ${runId} is not a run state`);
         // Checkpoints saved before these fields existed: plain limits, a run of its own, no sub-agent.
         return {
@@ -252,4 +255,9 @@ function pairsToRecord(flat: readonly string[]): Record<string, string> {
 // Checkpoints are written only by this store from a RunState; this guards against foreign data.
 function isRunState(value: unknown): value is RunState {
   return isRecord(value) && typeof value.runId === 'string' && Array.isArray(value.messages);
+}
+
+/** A run (or a sub-agent it waits on) parked on an approval. */
+function isWaiting(state: RunState): boolean {
+  return state.pendingApproval !== null || (state.child !== null && isWaiting(state.child.state));
 }

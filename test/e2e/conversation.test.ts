@@ -1,5 +1,5 @@
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ButtonAction, IncomingMessage } from '../../src/core/conversation.ts';
 import { type ScriptedOpenAI, startScriptedOpenAI } from '../fakes/scripted-openai-server.ts';
 import { createStack, type Stack, type StackOptions } from '../support/steward-stack.ts';
@@ -194,6 +194,30 @@ describe('a conversation through the composed app', () => {
     ]);
   });
 
+  it('ends a run whose approval nobody decided once it expires, within the sweep interval', async () => {
+    const s = await stack({ yaml: YAML.replace('approvals:\n', 'approvals:\n  expiresAfter: 1s\n') });
+    const refund = nock('https://shop.example.com').post('/api/orders/56/refund').reply(200, {});
+    server.enqueue({ toolCalls: [{ name: 'refund_order', arguments: { order_id: '56', amount: 20 } }] });
+    const queued = await s.steward.service.handleMessage(mention('refund 20 on order 56'));
+    const card = await s.surface.waitFor('approval');
+    const askedAt = Date.now();
+
+    await s.surface.waitFor('decided', (d) => d.approvalId === card.approvalId && d.decision === 'expired');
+    // Expires after 1 s; the timers are swept every second, so it ends between 1 and about 2 s.
+    const endedAfter = Date.now() - askedAt;
+    expect(endedAfter).toBeGreaterThanOrEqual(950);
+    expect(endedAfter).toBeLessThan(3_000);
+    await s.surface.waitFor(
+      'notice',
+      (n) => n.text === 'This run stopped: the approval for refund_order expired.',
+    );
+    const runId = queued.status === 'queued' ? queued.runId : '';
+    await vi.waitFor(async () =>
+      expect(await s.steward.runs.get(runId)).toMatchObject({ status: 'cancelled' }),
+    );
+    expect(refund.isDone()).toBe(false);
+  });
+
   it('refuses a click after the approval expired, and ends the run as expired', async () => {
     const s = await stack({ yaml: YAML.replace('approvals:\n', 'approvals:\n  expiresAfter: 1s\n') });
     const refund = nock('https://shop.example.com').post('/api/orders/55/refund').reply(200, {});
@@ -215,7 +239,10 @@ describe('a conversation through the composed app', () => {
     );
     expect(refund.isDone()).toBe(false);
     const runId = queued.status === 'queued' ? queued.runId : '';
-    expect(await s.steward.runs.get(runId)).toMatchObject({ status: 'cancelled' });
+    // The notice is posted before the status moves (a crash in between repeats it, never loses it).
+    await vi.waitFor(async () =>
+      expect(await s.steward.runs.get(runId)).toMatchObject({ status: 'cancelled' }),
+    );
   });
 
   it('posts an escalation with the agent’s reason and summary', async () => {

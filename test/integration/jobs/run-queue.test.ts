@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateUnavailableError } from '../../../src/core/errors.ts';
 import type { WorkHandler } from '../../../src/core/work.ts';
 import { createRunQueue } from '../../../src/jobs/run-queue.ts';
+import { createTimerSweeper } from '../../../src/jobs/run-timers.ts';
 import { createRunWorker, type RunWorkerOptions, WorkerShutdownError } from '../../../src/jobs/run-worker.ts';
 import { connectTestRedis, type TestRedis } from '../../support/redis.ts';
 import {
@@ -107,6 +108,15 @@ describe('run queue on BullMQ', () => {
     const queue = startQueue();
     const { handler, handled } = recordingHandler();
     await startWorker(handler);
+    const timers = createTimerSweeper({
+      redis: env.redis,
+      prefix: env.prefix,
+      enqueue: (item) => queue.enqueue(item),
+      logger,
+      sweepIntervalMs: 50,
+    });
+    timers.start();
+    toClose.push(() => timers.close());
 
     const enqueuedAt = Date.now();
     await queue.enqueue(startItem('later', 0), { delayMs: 700 });

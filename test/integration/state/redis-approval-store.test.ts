@@ -58,6 +58,19 @@ describe('redis approval store', () => {
     expect(ttlMs).toBeLessThanOrEqual(660_000);
   });
 
+  it('reads an approval stored as plain JSON by an earlier release', async () => {
+    await first.redis.hset(keys.approval('old'), {
+      approval: JSON.stringify(approval('old', 1_000)),
+      expiresAt: '61000',
+      conversationKey: CONVERSATION_KEY,
+    });
+    expect(await store.get('old')).toEqual({ approval: approval('old', 1_000), decided: null });
+    expect(await store.decide('old', { decision: 'approve', by: 'U9', at: 2_000 }, 2_000)).toEqual({
+      status: 'decided',
+      approval: approval('old', 1_000),
+    });
+  });
+
   it('gives exactly one of 20 racing deciders on two connections the decision; the rest learn the winner', async () => {
     await store.create(approval('a1', 1_000));
     const other = createRedisApprovalStore({ redis: second.redis, keys, retainSeconds: 600 });

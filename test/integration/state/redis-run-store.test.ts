@@ -225,6 +225,48 @@ describe('redis run store', () => {
     expect(await test.redis.ttl(keys.checkpoint('r1'))).toBeGreaterThan(3_500);
   });
 
+  it('packs the checkpoint of a run waiting for approval to a fraction of its JSON, and reads it back', async () => {
+    const waiting: RunState = {
+      ...checkpoint('r-wait', 1),
+      runId: '44f56225-2816-4624-bb4e-d85b8223ff96',
+      inFlight: null,
+      messages: [
+        { role: 'system', content: 'You refund orders.' },
+        { role: 'user', content: 'refund order 55' },
+        {
+          role: 'assistant',
+          content: null,
+          toolCalls: [{ id: 'call_1', name: 'refund_order', arguments: '{"order_id":"55"}' }],
+        },
+      ],
+      pendingApproval: {
+        approvalId: '3f3c96e1-5dff-42e2-848d-3ff2d5272b95',
+        runId: '44f56225-2816-4624-bb4e-d85b8223ff96',
+        agent: 'support',
+        toolName: 'refund_order',
+        callId: 'call_1',
+        displayArgs: { order_id: '55' },
+        argsHash: 'e0c769f2f87d1db01a2172c81d0920f792bdeea4eef0a67cfd9de6980dbb65c7',
+        risk: 'write',
+        reason: 'refund_order is configured to need approval',
+        requestedBy: 'U012',
+        conversation,
+        createdAt: 1_000,
+        expiresAt: 901_000,
+      },
+    };
+    await store.saveCheckpoint(waiting);
+    const stored = await test.redis.strlen(keys.checkpoint(waiting.runId));
+    expect(stored).toBeLessThan(JSON.stringify(waiting).length / 2.5);
+    expect(await store.loadCheckpoint(waiting.runId)).toEqual(waiting);
+
+    // Once it runs again the checkpoint is plain JSON (packing costs CPU on every step).
+    await store.saveCheckpoint({ ...waiting, pendingApproval: null });
+    expect(await test.redis.get(keys.checkpoint(waiting.runId))).toBe(
+      JSON.stringify({ ...waiting, pendingApproval: null }),
+    );
+  });
+
   it('reads limitsScale 1 from a checkpoint saved before it existed', async () => {
     const { limitsScale: _dropped, ...old } = checkpoint('r1', 3);
     await test.redis.set(keys.checkpoint('r1'), JSON.stringify(old));

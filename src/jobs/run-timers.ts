@@ -1,0 +1,131 @@
+/**
+ * Work items due later (an approval's expiry), kept as members of one sorted set scored by their
+ * due time instead of a BullMQ delayed job each: a delayed job is a hash of options and data of
+ * about 1.4 KB plus event-stream entries, a member here about 250 bytes, and a run parked for
+ * approval should cost its conversation almost nothing while it waits.
+ *
+ * Key (this module owns it): `${prefix}timers`, sorted set of item JSON scored by due time in ms.
+ * No TTL: a member leaves when its item has been enqueued.
+ *
+ * Every worker process sweeps. A sweep claims due members by moving their score a lease into the
+ * future (one Lua step, so two sweepers never claim the same member at once), enqueues each item as
+ * an immediate one, then removes it. A sweeper that dies between claim and removal leaves the member
+ * to be claimed again when the lease ends; enqueueing twice is harmless because lanes take an item
+ * id once.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/ports.ts';
+import type { WorkItem } from '../core/work.ts';
+import { defineScript } from '../state/redis-connection.ts';
+import { parseWorkItem } from './conversation-lanes.ts';
+
+export const RUN_TIMER_DEFAULTS = {
+  /** How often each worker looks for due items; an expiry fires at most this late. */
+  sweepIntervalMs: 1_000,
+  /** A claimed item not enqueued within this long is claimed again (its sweeper died). */
+  leaseMs: 30_000,
+  /** Items claimed per sweep; a sweep that fills it sweeps again at once. */
+  batch: 200,
+} as const;
+
+export function timersKey(prefix: string): string {
+  return `${prefix}timers`;
+}
+
+// KEYS: timers. ARGV: now, lease until, batch size. Returns the claimed members.
+const CLAIM = defineScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], member) end
+return due`);
+
+/** Schedules `item` for `dueAt` (ms since the epoch). The same item scheduled twice is one timer. */
+export async function scheduleTimer(
+  redis: Redis,
+  prefix: string,
+  item: WorkItem,
+  dueAt: number,
+): Promise<void> {
+  await redis.zadd(timersKey(prefix), dueAt, JSON.stringify(item));
+}
+
+export interface TimerSweeperOptions {
+  readonly redis: Redis;
+  readonly prefix: string;
+  /** Enqueues a due item now (the run queue's immediate path). */
+  readonly enqueue: (item: WorkItem) => Promise<void>;
+  readonly logger: Logger;
+  readonly sweepIntervalMs?: number;
+  readonly leaseMs?: number;
+  readonly batch?: number;
+  /** Wall-clock time; injectable for tests. */
+  readonly now?: () => number;
+}
+
+export interface TimerSweeper {
+  /** One sweep: enqueues every due item; resolves to how many were enqueued. */
+  sweep(): Promise<number>;
+  start(): void;
+  close(): Promise<void>;
+}
+
+export function createTimerSweeper(options: TimerSweeperOptions): TimerSweeper {
+  const { redis, prefix, enqueue, logger } = options;
+  const key = timersKey(prefix);
+  const intervalMs = options.sweepIntervalMs ?? RUN_TIMER_DEFAULTS.sweepIntervalMs;
+  const leaseMs = options.leaseMs ?? RUN_TIMER_DEFAULTS.leaseMs;
+  const batch = options.batch ?? RUN_TIMER_DEFAULTS.batch;
+  const now = options.now ?? Date.now;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let closed = false;
+
+  const sweepOnce = async (): Promise<{ enqueued: number; full: boolean }> => {
+    const at = now();
+    const claimed = await CLAIM.run(redis, [key], [at, at + leaseMs, batch]);
+    const members = Array.isArray(claimed) ? claimed.map(String) : [];
+    let enqueued = 0;
+    for (const member of members) {
+      const item = parseWorkItem(member);
+      if (item) {
+        // A failure leaves the member claimed: it is tried again when the lease ends.
+        await enqueue(item);
+        enqueued += 1;
+      } else {
+        logger.error({ member: member.slice(0, 200) }, 'run timers: unreadable item dropped');
+      }
+      await redis.zrem(key, member);
+    }
+    return { enqueued, full: members.length >= batch };
+  };
+
+  const sweep = async (): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const { enqueued, full } = await sweepOnce();
+      total += enqueued;
+      if (!full || closed) return total;
+    }
+  };
+
+  const tick = (): void => {
+    running = sweep()
+      .catch((error: unknown) => logger.warn({ err: error }, 'run timers: sweep failed; trying again'))
+      .finally(() => {
+        running = undefined;
+        if (!closed) timer = setTimeout(tick, intervalMs);
+      });
+  };
+
+  return {
+    sweep,
+    start() {
+      if (timer !== undefined || closed) return;
+      timer = setTimeout(tick, intervalMs);
+    },
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkItem } from '../../../src/core/work.ts';
+import { createTimerSweeper, scheduleTimer, timersKey } from '../../../src/jobs/run-timers.ts';
+import { connectTestRedis, type TestRedis } from '../../support/redis.ts';
+import { recordingLogger } from './queue-harness.ts';
+
+let env: TestRedis;
+const logger = recordingLogger();
+
+beforeEach(async () => {
+  env = await connectTestRedis({ name: 'run-timers' });
+  logger.entries.length = 0;
+});
+
+afterEach(async () => {
+  await env.cleanup();
+});
+
+function expireItem(n: number): WorkItem {
+  return {
+    kind: 'expire',
+    itemId: `expire:a${n}`,
+    runId: `run-${n}`,
+    conversationKey: `slack:T1:C1:${n}`,
+    approvalId: `a${n}`,
+  };
+}
+
+describe('run timers', () => {
+  it('enqueues an item once it is due, not before, and forgets it after', async () => {
+    let clock = 1_000;
+    const enqueued: WorkItem[] = [];
+    const sweeper = createTimerSweeper({
+      redis: env.redis,
+      prefix: env.prefix,
+      enqueue: async (item) => {
+        enqueued.push(item);
+      },
+      logger,
+      now: () => clock,
+    });
+    await scheduleTimer(env.redis, env.prefix, expireItem(1), 2_000);
+    await scheduleTimer(env.redis, env.prefix, expireItem(2), 5_000);
+
+    expect(await sweeper.sweep()).toBe(0);
+    clock = 2_000;
+    expect(await sweeper.sweep()).toBe(1);
+    expect(enqueued).toEqual([expireItem(1)]);
+    expect(await sweeper.sweep()).toBe(0);
+    expect(await env.redis.zcard(timersKey(env.prefix))).toBe(1);
+  });
+
+  it('the same item scheduled twice fires once', async () => {
+    const enqueued: WorkItem[] = [];
+    const sweeper = createTimerSweeper({
+      redis: env.redis,
+      prefix: env.prefix,
+      enqueue: async (item) => {
+        enqueued.push(item);
+      },
+      logger,
+      now: () => 10_000,
+    });
+    await scheduleTimer(env.redis, env.prefix, expireItem(1), 1_000);
+    await scheduleTimer(env.redis, env.prefix, expireItem(1), 1_500);
+    await sweeper.sweep();
+    expect(enqueued).toHaveLength(1);
+  });
+
+  it('two sweepers sweeping at once enqueue each of 500 due items exactly once', async () => {
+    const counts = new Map<string, number>();
+    const sweepers = [0, 1].map(() =>
+      createTimerSweeper({
+        redis: env.redis,
+        prefix: env.prefix,
+        enqueue: async (item) => {
+          counts.set(item.itemId, (counts.get(item.itemId) ?? 0) + 1);
+        },
+        logger,
+        batch: 50,
+      }),
+    );
+    for (let n = 0; n < 500; n += 1)
+      await scheduleTimer(env.redis, env.prefix, expireItem(n), Date.now() - 1);
+
+    const [a, b] = await Promise.all(sweepers.map((sweeper) => sweeper.sweep()));
+    expect((a ?? 0) + (b ?? 0)).toBe(500);
+    expect(counts.size).toBe(500);
+    expect([...counts.values()].every((count) => count === 1)).toBe(true);
+    expect(await env.redis.zcard(timersKey(env.prefix))).toBe(0);
+  });
+
+  it('an item whose enqueue failed is enqueued again once its lease ends', async () => {
+    let clock = 10_000;
+    let failing = true;
+    const enqueued: WorkItem[] = [];
+    const sweeper = createTimerSweeper({
+      redis: env.redis,
+      prefix: env.prefix,
+      enqueue: async (item) => {
+        if (failing) throw new Error('redis went away');
+        enqueued.push(item);
+      },
+      logger,
+      leaseMs: 30_000,
+      now: () => clock,
+    });
+    await scheduleTimer(env.redis, env.prefix, expireItem(1), 9_000);
+
+    await expect(sweeper.sweep()).rejects.toThrow('redis went away');
+    failing = false;
+    clock = 20_000;
+    expect(await sweeper.sweep()).toBe(0);
+    clock = 40_001;
+    expect(await sweeper.sweep()).toBe(1);
+    expect(enqueued).toEqual([expireItem(1)]);
+  });
+
+  it('drops an unreadable member with an error in the log, and goes on', async () => {
+    const enqueued: WorkItem[] = [];
+    const sweeper = createTimerSweeper({
+      redis: env.redis,
+      prefix: env.prefix,
+      enqueue: async (item) => {
+        enqueued.push(item);
+      },
+      logger,
+    });
+    await env.redis.zadd(timersKey(env.prefix), 1, '{"kind":"nonsense"}');
+    await scheduleTimer(env.redis, env.prefix, expireItem(1), 2);
+
+    expect(await sweeper.sweep()).toBe(1);
+    expect(enqueued).toEqual([expireItem(1)]);
+    expect(await env.redis.zcard(timersKey(env.prefix))).toBe(0);
+    expect(
+      logger.entries.some((e) => e.level === 'error' && e.msg === 'run timers: unreadable item dropped'),
+    ).toBe(true);
+  });
+
+  it('started, it sweeps on its own; closed, it stops', async () => {
+    const enqueued: WorkItem[] = [];
+    const sweeper = createTimerSweeper({
+      redis: env.redis,
+      prefix: env.prefix,
+      enqueue: async (item) => {
+        enqueued.push(item);
+      },
+      logger,
+      sweepIntervalMs: 20,
+    });
+    sweeper.start();
+    await scheduleTimer(env.redis, env.prefix, expireItem(1), Date.now() + 50);
+    const deadline = Date.now() + 2_000;
+    while (enqueued.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(enqueued).toEqual([expireItem(1)]);
+
+    await sweeper.close();
+    await scheduleTimer(env.redis, env.prefix, expireItem(2), Date.now());
+    await new Promise((r) => setTimeout(r, 100));
+    expect(enqueued).toHaveLength(1);
+  });
+});
