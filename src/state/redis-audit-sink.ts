@@ -90,9 +90,12 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       else entries.set(key, { list, events: [json] });
     };
     for (const event of batch) {
+      const logRunId = event.rootRunId ?? event.runId;
       let json: string;
       try {
-        json = JSON.stringify(event);
+        // In its own run's log an event's runId is the key's: it is left out there (readers put
+        // it back), which saves a sixth of the log. A sub-agent's events keep theirs.
+        json = JSON.stringify(event.runId === logRunId ? withoutRunId(event) : event);
       } catch (error) {
         logger.warn(
           { err: error, runId: event.runId, eventType: event.type },
@@ -101,14 +104,14 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
         continue;
       }
       // A sub-agent's events go to the top run's log too, so one timeline shows the whole tree.
-      const runKey = keys.auditRunLog(event.rootRunId ?? event.runId);
+      const runKey = keys.auditRunLog(logRunId);
       add(runKey, true, json);
       if (!expiring.has(runKey) || event.type === 'run.ended') runKeys.add(runKey);
       // A channel's stream is its index of runs (who asked, how each ended); the decisions in
       // between are in each run's log, so they are not stored twice.
       if (event.type === 'run.started' || event.type === 'run.ended') {
         const channel = channelFor(event);
-        if (channel !== undefined) add(keys.auditChannel(channel), false, json);
+        if (channel !== undefined) add(keys.auditChannel(channel), false, JSON.stringify(event));
       }
       // An ended run will not log again here; a run paused for approval may resume in this process.
       if (event.type === 'run.ended' && event.outcome !== 'awaiting_approval')
@@ -181,7 +184,11 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
 export function readRunAudit(redis: Redis, keys: RedisKeys, runId: string): Promise<AuditEvent[]> {
   return wrapUnavailable('audit.readRun', async () => {
     const batches = await redis.lrange(keys.auditRunLog(runId), 0, -1);
-    if (batches.length > 0) return batches.flatMap((json) => eventsOfEntry(['events', json]));
+    if (batches.length > 0) {
+      return batches.flatMap((json) =>
+        eventsOfEntry(['events', json]).map((event) => (event.runId === undefined ? { ...event, runId } : event)),
+      );
+    }
     // Runs recorded before the log was a list.
     const entries = await redis.xrange(keys.auditRun(runId), '-', '+');
     return entries.flatMap(([, fields]) => eventsOfEntry(fields));
@@ -287,4 +294,9 @@ function preview(value: unknown): string {
     text = String(value);
   }
   return text.length > ARGS_PREVIEW_CHARS ? `${text.slice(0, ARGS_PREVIEW_CHARS)}…` : text;
+}
+
+function withoutRunId(event: AuditEvent): Omit<AuditEvent, 'runId'> {
+  const { runId: _runId, ...rest } = event;
+  return rest;
 }

@@ -86,8 +86,14 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
   const channelRunsKey = (ref: ConversationRef) => keys.channelRuns(channelKeyOf(ref));
 
   const storedConversation = async (runId: string): Promise<ConversationRef | null> => {
-    const raw = await redis.hget(keys.run(runId), 'conversation');
-    return raw === null ? null : (JSON.parse(raw) as ConversationRef);
+    const fields = ['platform', 'tenantId', 'channelId', 'threadId', 'conversation'] as const;
+    const values = await redis.hmget(keys.run(runId), ...fields);
+    const hash: Record<string, string> = {};
+    fields.forEach((field, i) => {
+      const value = values[i];
+      if (typeof value === 'string') hash[field] = value;
+    });
+    return Object.keys(hash).length === 0 ? null : conversationOf(hash);
   };
 
   return {
@@ -192,12 +198,23 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
   };
 }
 
+/**
+ * Every value short and flat (the conversation as its parts, no outcome until there is one), so
+ * Redis keeps the hash as a listpack: about 400 bytes instead of 1.1 KB as a hashtable, which it
+ * switches to once any value passes 64 bytes (a long message text still does that).
+ */
 function toHash(record: RunRecord): string[] {
+  const { platform, tenantId, channelId, threadId } = record.conversation;
   return [
     'runId',
     record.runId,
-    'conversation',
-    JSON.stringify(record.conversation),
+    'platform',
+    platform,
+    'tenantId',
+    tenantId,
+    'channelId',
+    channelId,
+    ...(threadId === null ? [] : ['threadId', threadId]),
     'conversationKey',
     record.conversationKey,
     'requestedBy',
@@ -214,8 +231,7 @@ function toHash(record: RunRecord): string[] {
     String(record.createdAt),
     'updatedAt',
     String(record.updatedAt),
-    'outcome',
-    JSON.stringify(record.outcome),
+    ...(record.outcome === null ? [] : ['outcome', JSON.stringify(record.outcome)]),
     'limitsScale',
     String(record.limitsScale),
   ];
@@ -226,7 +242,7 @@ function fromHash(hash: Record<string, string>): RunRecord {
   if (!RUN_STATUSES.includes(status as RunStatus)) throw new Error(`run ${hash.runId}: bad status ${status}`);
   return {
     runId: hash.runId ?? '',
-    conversation: JSON.parse(hash.conversation ?? 'null') as ConversationRef,
+    conversation: conversationOf(hash),
     conversationKey: hash.conversationKey ?? '',
     requestedBy: hash.requestedBy ?? '',
     agent: hash.agent ?? '',
@@ -237,6 +253,17 @@ function fromHash(hash: Record<string, string>): RunRecord {
     updatedAt: Number(hash.updatedAt),
     outcome: JSON.parse(hash.outcome ?? 'null') as RunOutcome | null,
     limitsScale: parseLimitsScale(hash.limitsScale),
+  };
+}
+
+function conversationOf(hash: Record<string, string>): ConversationRef {
+  // Records written before the parts were fields kept the conversation as JSON.
+  if (hash.platform === undefined) return JSON.parse(hash.conversation ?? 'null') as ConversationRef;
+  return {
+    platform: hash.platform,
+    tenantId: hash.tenantId ?? '',
+    channelId: hash.channelId ?? '',
+    threadId: hash.threadId ?? null,
   };
 }
 

@@ -87,6 +87,37 @@ describe('redis run store', () => {
     expect(await store.get('missing')).toBeUndefined();
   });
 
+  it('keeps a run record of short values in under 500 bytes of Redis, DMs (no thread) included', async () => {
+    const dm = {
+      ...newRun('44f56225-2816-4624-bb4e-d85b8223ff96'),
+      conversation: { ...conversation, threadId: null },
+    };
+    await store.create(dm);
+    await store.transition(dm.runId, 'running');
+    await store.transition(dm.runId, 'awaiting_approval');
+    expect(Number(await test.redis.memory('USAGE', keys.run(dm.runId)))).toBeLessThan(500);
+    expect(await store.get(dm.runId)).toMatchObject({ conversation: dm.conversation, outcome: null });
+  });
+
+  it('reads and moves a record written when the conversation was one JSON field', async () => {
+    await test.redis.hset(keys.run('old'), {
+      runId: 'old',
+      conversation: JSON.stringify(conversation),
+      conversationKey: 'slack:T1:C1:1700.1',
+      requestedBy: 'U012',
+      agent: 'support',
+      text: 'refund order 55',
+      eventId: 'ev-old',
+      status: 'queued',
+      createdAt: '1000',
+      updatedAt: '1000',
+      outcome: 'null',
+    });
+    expect(await store.get('old')).toMatchObject({ conversation, outcome: null, status: 'queued' });
+    expect(await store.transition('old', 'running')).toMatchObject({ conversation, status: 'running' });
+    expect(await store.activeInChannel(channel)).toHaveLength(1);
+  });
+
   it('moves through the legal path and stores the outcome', async () => {
     await store.create(newRun('r1'));
     now = 6_000;
