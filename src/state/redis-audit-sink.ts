@@ -3,7 +3,8 @@ import type { AuditEvent } from '../core/audit-events.ts';
 import type { ConversationRef } from '../core/conversation.ts';
 import { isRecord } from '../core/is-record.ts';
 import type { AuditSink, Logger } from '../core/ports.ts';
-import { wrapUnavailable } from './redis-connection.ts';
+import { isPacked, packJson, unpackJson } from './packed-json.ts';
+import { defineScript, wrapUnavailable } from './redis-connection.ts';
 import { channelKeyOf, type RedisKeys } from './redis-keys.ts';
 
 export interface RedisAuditSinkOptions {
@@ -37,6 +38,16 @@ const DEFAULT_RUN_MAXLEN = 5_000;
 const DEFAULT_RUN_TTL_SECONDS = 30 * 24 * 60 * 60;
 /** Runs whose channel is remembered; the oldest is forgotten first. */
 const MAX_KNOWN_RUNS = 10_000;
+// KEYS: a run log. ARGV: how many entries were packed, the packed entry, TTL in seconds.
+// Replaces the first entries by their packed form unless the log lost entries meanwhile.
+const PACK_LOG_SCRIPT = defineScript(`
+if redis.call('LLEN', KEYS[1]) < tonumber(ARGV[1]) then return 0 end
+redis.call('LTRIM', KEYS[1], ARGV[1], -1)
+redis.call('LPUSH', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+`);
+
 /** Events held while Redis is slow; beyond this the oldest are dropped (and counted in a warning). */
 const MAX_BUFFERED = 10_000;
 
@@ -81,6 +92,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
   const write = async (batch: readonly AuditEvent[]): Promise<void> => {
     const commands: Promise<unknown>[] = [];
     const runKeys = new Set<string>();
+    const parked = new Set<string>();
     // One stream entry per stream per batch (its events as a JSON array, in order): a step's
     // events cost one XADD per stream instead of one per event.
     const entries = new Map<string, { readonly list: boolean; readonly events: string[] }>();
@@ -107,6 +119,8 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       const runKey = keys.auditRunLog(logRunId);
       add(runKey, true, json);
       if (!expiring.has(runKey) || event.type === 'run.ended') runKeys.add(runKey);
+      // Asking a person is the last thing a run does before it parks (a sub-agent's ask parks the tree).
+      if (event.type === 'approval.requested') parked.add(runKey);
       // A channel's stream is its index of runs (who asked, how each ended); the decisions in
       // between are in each run's log, so they are not stored twice.
       if (event.type === 'run.started' || event.type === 'run.ended') {
@@ -138,6 +152,20 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
     const first = failures[0];
     if (first)
       logger.warn({ err: first.reason, failed: failures.length }, 'audit events not written to Redis');
+    for (const key of parked) await packRunLog(key);
+  };
+
+  // A run waiting for a person may wait for days: its log so far becomes one packed entry
+  // (1.2 KB -> about 400 B). Later events append plain entries behind it as before.
+  const packRunLog = async (key: string): Promise<void> => {
+    try {
+      const entries = await redis.lrangeBuffer(key, 0, -1);
+      if (entries.length === 0 || (entries.length === 1 && entries[0] && isPacked(entries[0]))) return;
+      const events = entries.flatMap((entry) => batchOf(unpackJson(entry)));
+      await PACK_LOG_SCRIPT.run(redis, [key], [entries.length, packJson(events), runTtl]);
+    } catch (error) {
+      logger.warn({ err: error }, 'audit: could not pack a parked run log; it stays as it was');
+    }
   };
 
   /** Sends the buffered events now; does not wait for Redis. */
@@ -183,10 +211,10 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
 /** One run's audit events, oldest first. */
 export function readRunAudit(redis: Redis, keys: RedisKeys, runId: string): Promise<AuditEvent[]> {
   return wrapUnavailable('audit.readRun', async () => {
-    const batches = await redis.lrange(keys.auditRunLog(runId), 0, -1);
+    const batches = await redis.lrangeBuffer(keys.auditRunLog(runId), 0, -1);
     if (batches.length > 0) {
-      return batches.flatMap((json) =>
-        eventsOfEntry(['events', json]).map((event) => (event.runId === undefined ? { ...event, runId } : event)),
+      return batches.flatMap((entry) =>
+        eventsOf(unpackJson(entry)).map((event) => (event.runId === undefined ? { ...event, runId } : event)),
       );
     }
     // Runs recorded before the log was a list.
@@ -206,14 +234,21 @@ export function eventsOfEntry(fields: readonly string[]): AuditEvent[] {
   if (raw === undefined) return [];
   try {
     const value: unknown = JSON.parse(raw);
-    const items: unknown[] = many >= 0 && Array.isArray(value) ? value : [value];
-    // Written only by createRedisAuditSink from AuditEvents.
-    return items.flatMap((item) =>
-      isRecord(item) && typeof item.type === 'string' ? [item as unknown as AuditEvent] : [],
-    );
+    return eventsOf(many >= 0 ? value : [value]);
   } catch {
     return [];
   }
+}
+
+function batchOf(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** The events of one written batch (a JSON array); written only by this sink from AuditEvents. */
+function eventsOf(batch: unknown): AuditEvent[] {
+  return batchOf(batch).flatMap((item) =>
+    isRecord(item) && typeof item.type === 'string' ? [item as unknown as AuditEvent] : [],
+  );
 }
 
 const ARGS_PREVIEW_CHARS = 200;

@@ -106,6 +106,48 @@ describe('redis audit sink', () => {
     expect(logger.entries.filter((e) => e.level === 'warn')).toEqual([]);
   });
 
+  it('packs the log of a run parked for approval to a third, and reads it (and what follows) in order', async () => {
+    const logger = createRecordingLogger();
+    const sink = createRedisAuditSink({ redis: test.redis, keys, logger, runTtlSeconds: 600 });
+    const [started, ...rest] = runEvents('run:p');
+    const parkedAt = AT + 1_000;
+    const beforePark = [started, ...rest.slice(0, 3)].filter((event) => event !== undefined);
+    const park = {
+      ...beforePark[0],
+      type: 'approval.requested',
+      approvalId: 'a-1',
+      tool: 'refund_order',
+      callId: 'c1',
+      at: parkedAt,
+    } as AuditEvent;
+    // Written in three batches, as three steps of a run would be.
+    for (const event of beforePark.slice(0, 2)) sink.record(event);
+    await sink.flush();
+    for (const event of beforePark.slice(2)) sink.record(event);
+    await sink.flush();
+    const plainBytes = Number(await test.redis.memory('USAGE', keys.auditRunLog('run:p')));
+    sink.record(park);
+    await sink.flush();
+
+    expect(await test.redis.llen(keys.auditRunLog('run:p'))).toBe(1);
+    expect(Number(await test.redis.memory('USAGE', keys.auditRunLog('run:p')))).toBeLessThan(plainBytes / 2);
+    expect(await test.redis.ttl(keys.auditRunLog('run:p'))).toBeGreaterThan(500);
+    expect(await readRunAudit(test.redis, keys, 'run:p')).toEqual([...beforePark, park]);
+
+    // Resumed (by any process): new events append behind the packed entry.
+    const after = {
+      ...park,
+      type: 'approval.decided',
+      decision: 'approve',
+      by: 'ULEAD',
+      at: parkedAt + 5_000,
+    } as AuditEvent;
+    sink.record(after);
+    await sink.flush();
+    expect(await readRunAudit(test.redis, keys, 'run:p')).toEqual([...beforePark, park, after]);
+    expect(logger.entries.filter((e) => e.level === 'warn')).toEqual([]);
+  });
+
   it('writes on its own on the next tick, without flush()', async () => {
     const sink = createRedisAuditSink({ redis: test.redis, keys, logger: createRecordingLogger() });
     sink.record(runEvents('r1')[0] as AuditEvent);
