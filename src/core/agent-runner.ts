@@ -12,6 +12,7 @@ import {
   StewardError,
 } from './errors.ts';
 import { checkDeadline, checkIterations, checkTokens, firstTripped } from './guards.ts';
+import { lazyChild } from './lazy-logger.ts';
 import type { RunLimits } from './limits.ts';
 import { DEFAULT_MAX_TOOL_OUTPUT_CHARS } from './limits.ts';
 import { addUsage, type ChatMessage, type ToolCallRequest } from './messages.ts';
@@ -112,7 +113,11 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
     decision: ApprovalDecision | null,
     checkpoint?: () => Promise<void>,
   ): RunContext => {
-    const logger = options.logger.child({ runId: state.runId, traceId: state.traceId, agent: agent.name });
+    const logger = lazyChild(options.logger, {
+      runId: state.runId,
+      traceId: state.traceId,
+      agent: agent.name,
+    });
     const tree = state.parentRunId ? { parentRunId: state.parentRunId, rootRunId: state.rootRunId } : {};
     let unsaved: Promise<void> | undefined;
     const ctx: RunContext = {

@@ -3,6 +3,7 @@ import { hashArguments } from './canonical-json.ts';
 import { DELEGATE_PREFIX, delegationInput, delegationRefusal } from './delegation.ts';
 import { checkConsecutiveFailures, checkRepetition, type GuardResult } from './guards.ts';
 import { isRecord } from './is-record.ts';
+import { lazyChild } from './lazy-logger.ts';
 import type { ToolCallRequest } from './messages.ts';
 import { maskSecretFields } from './redaction.ts';
 import type { RunContext } from './run-context.ts';
@@ -146,7 +147,7 @@ async function execute(ctx: RunContext, call: ToolCallRequest, tool: Tool, args:
     agent: state.agent,
     requestedBy: state.requestedBy,
     conversation: state.conversation,
-    logger: ctx.logger.child({ tool: tool.name, callId: call.id }),
+    logger: lazyChild(ctx.logger, { tool: tool.name, callId: call.id }),
     idempotencyKey: `${state.runId}:${call.id}`,
     notes: ctx.notes,
   });

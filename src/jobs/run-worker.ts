@@ -9,6 +9,7 @@ import { setMaxListeners } from 'node:events';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StateUnavailableError, StewardError } from '../core/errors.ts';
+import { lazyChild } from '../core/lazy-logger.ts';
 import type { Logger } from '../core/ports.ts';
 import type { WorkHandler } from '../core/work.ts';
 import {
@@ -112,7 +113,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     if (recovering && (await lanes.itemState(item.itemId)) === 'done') return 'done';
     const controller = new AbortController();
     const unlink = follow(controller, [lockSignal, shutdown.signal]);
-    const itemLog = log.child({ itemId: item.itemId, runId: item.runId, kind: item.kind });
+    const itemLog = lazyChild(log, { itemId: item.itemId, runId: item.runId, kind: item.kind });
     try {
       await handler(item, { recovering, signal: controller.signal });
     } catch (error) {
@@ -185,7 +186,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       logger.error({ jobId: job.id }, 'run worker: malformed job dropped');
       return { kind: 'finished' };
     }
-    const log = logger.child({ conversationKey: data.conversationKey, jobItemId: data.itemId });
+    const log = lazyChild(logger, { conversationKey: data.conversationKey, jobItemId: data.itemId });
     if (data.item !== undefined) {
       const item = parseWorkItem(data.item);
       if (!item) {

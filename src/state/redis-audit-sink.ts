@@ -136,7 +136,15 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       if (list) {
         // A run's log is a list: a stream costs Redis about 4.7 KB even with one entry, and a
         // run waiting days for an approval should cost little more than its data.
-        commands.push(redis.rpush(key, json), redis.ltrim(key, -runMaxLen, -1));
+        // RPUSH answers the new length: trim only a log past its cap (a run's guards keep it far
+        // below), rather than sending an LTRIM with every batch.
+        commands.push(
+          redis
+            .rpush(key, json)
+            .then((length): Promise<unknown> | number =>
+              length > runMaxLen ? redis.ltrim(key, -runMaxLen, -1) : length,
+            ),
+        );
       } else {
         commands.push(redis.xadd(key, 'MAXLEN', '~', channelMaxLen, '*', 'events', json));
       }

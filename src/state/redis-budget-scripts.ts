@@ -24,6 +24,18 @@ local function find_exhausted(key_base, arg_base, scopes)
 end
 `;
 
+// Adds to one usage hash. Zero amounts are not written (no price means no usd), and the expiry is
+// set only when this write is the bucket's first (the field was 0 or absent): a hash keeps its TTL
+// through later increments, so setting it on every call only cost Redis time.
+const ADD_USAGE = `
+local function add_usage(key, tokens, micro, expires_at)
+  local first = false
+  if tokens ~= '0' then first = redis.call('HINCRBY', key, 'tokens', tokens) == tonumber(tokens) end
+  if micro ~= '0' then first = redis.call('HINCRBY', key, 'usd', micro) == tonumber(micro) or first end
+  if first then redis.call('PEXPIREAT', key, expires_at) end
+end
+`;
+
 /**
  * KEYS: pause, rate, then 3 per scope. ARGV: now, rate window ms, rate per window, event id,
  * scope count, then 4 limits per scope.
@@ -47,17 +59,12 @@ return {'admitted'}
 `;
 
 /** KEYS: 3 per scope. ARGV: tokens, micro-dollars, day expiry, month expiry, scope count, limits. */
-export const RESERVE_SCRIPT = `${FIND_EXHAUSTED}
+export const RESERVE_SCRIPT = `${FIND_EXHAUSTED}${ADD_USAGE}
 local scopes = tonumber(ARGV[5])
 local hit = find_exhausted(1, 6, scopes)
 if hit then return {'exhausted', hit[1], hit[2], hit[3], hit[4]} end
 for s = 0, scopes - 1 do
-  for p = 1, 2 do
-    local key = KEYS[s * 3 + 1 + p]
-    redis.call('HINCRBY', key, 'tokens', ARGV[1])
-    redis.call('HINCRBY', key, 'usd', ARGV[2])
-    redis.call('PEXPIREAT', key, ARGV[2 + p])
-  end
+  for p = 1, 2 do add_usage(KEYS[s * 3 + 1 + p], ARGV[1], ARGV[2], ARGV[2 + p]) end
 end
 return {'ok'}
 `;
@@ -71,15 +78,10 @@ return {'ok'}
  * day expiry, month expiry, scope count, hour index, permille of the hour gone, factor, baseline
  * hours, floor in micro-dollars, now.
  */
-export const SETTLE_SCRIPT = `
+export const SETTLE_SCRIPT = `${ADD_USAGE}
 local scopes = tonumber(ARGV[6])
 for s = 0, scopes - 1 do
-  for p = 1, 2 do
-    local key = KEYS[s * 2 + p]
-    redis.call('HINCRBY', key, 'tokens', ARGV[1])
-    redis.call('HINCRBY', key, 'usd', ARGV[2])
-    redis.call('PEXPIREAT', key, ARGV[3 + p])
-  end
+  for p = 1, 2 do add_usage(KEYS[s * 2 + p], ARGV[1], ARGV[2], ARGV[3 + p]) end
 end
 local actual = tonumber(ARGV[3])
 if actual <= 0 then return {'ok'} end

@@ -66,6 +66,16 @@ return 1
 
 const replaceScript = defineScript(REPLACE_SCRIPT);
 
+// KEYS: the session list. ARGV: TTL in seconds, then the messages (JSON). Returns the whole list,
+// which append measures against the budget: one command instead of a five-command MULTI.
+const APPEND_SCRIPT = `
+for i = 2, #ARGV, 500 do redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV))) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return redis.call('LRANGE', KEYS[1], 0, -1)
+`;
+
+const appendScript = defineScript(APPEND_SCRIPT);
+
 /**
  * History as a Redis list of JSON messages. When an append takes the estimate over the budget, the
  * newest turns are kept word for word (up to half the budget) and everything older, an earlier
@@ -118,16 +128,11 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       wrapUnavailable('session.append', async () => {
         if (messages.length === 0) return;
         const key = keys.session(conversationKey);
-        const replies = await redis
-          .multi()
-          .rpush(key, ...messages.map((message) => JSON.stringify(message)))
-          .expire(key, ttl)
-          .lrange(key, 0, -1)
-          .exec();
-        const last = replies?.at(-1);
-        if (!last) throw new Error('session.append: the transaction was discarded');
-        const [error, raw] = last;
-        if (error) throw error;
+        const raw = await appendScript.run(
+          redis,
+          [key],
+          [ttl, ...messages.map((message) => JSON.stringify(message))],
+        );
         if (!Array.isArray(raw)) throw new Error('session.append: unexpected reply');
         const all = raw.map(String);
         const total = estimate(all.flatMap((item) => parseMessage(item) ?? []));
