@@ -302,9 +302,10 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
       logger,
       handler: createRunProcessor({
         runner,
-        runs,
+        // A run's last audit events (run.ended) leave with the writes that end it.
+        runs: { ...runs, transition: withAuditFlushed(runs.transition) },
         approvals,
-        sessions,
+        sessions: { ...sessions, append: withAuditFlushed(sessions.append) },
         channels,
         queue,
         surface,

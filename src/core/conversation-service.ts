@@ -178,8 +178,10 @@ export function createConversationService(options: ConversationServiceOptions): 
             createdAt: clock.now(),
           }),
           flags.markActive(key),
+          // In the same write as the record: a lane item whose record failed to save is dropped
+          // by the worker as a run it does not know, and the sender gets the refusal either way.
+          queue.enqueue({ kind: 'start', itemId: `start:${runId}`, runId, conversationKey: key }),
         ]);
-        await queue.enqueue({ kind: 'start', itemId: `start:${runId}`, runId, conversationKey: key });
         await surface.showWorking?.(message);
         return { status: 'queued', runId };
       }),

@@ -47,9 +47,24 @@ if redis.call('SET', KEYS[1], 'queued', 'NX', 'PX', ARGV[2]) then
 end
 return 0`);
 
-/** {1, current item or false} when taken, else {0, PTTL of the holder's lock}. */
+/**
+ * Taken: {1, 'stale', item} when a previous holder left an item in "current", else the first item
+ * popped into "current" as NEXT does ({1, 'item', item}), or the lock let go again when the lane is
+ * empty ({1, 'released'}): taking a lane and its first item is one round trip. Not taken: {0, PTTL
+ * of the holder's lock}.
+ */
 const ACQUIRE = defineScript(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, redis.call('GET', KEYS[2])} end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local stale = redis.call('GET', KEYS[2])
+  if stale then return {1, 'stale', stale} end
+  local item = redis.call('LPOP', KEYS[3])
+  if item then
+    redis.call('SET', KEYS[2], item, 'PX', ARGV[3])
+    return {1, 'item', item}
+  end
+  redis.call('DEL', KEYS[1])
+  return {1, 'released'}
+end
 return {0, redis.call('PTTL', KEYS[1])}`);
 
 const RENEW = defineScript(`
@@ -87,8 +102,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`);
 
 export type AcquireResult =
-  /** `current`: the item a previous holder was handling when it stopped, if any. */
-  | { readonly acquired: true; readonly current: string | null }
+  /**
+   * `stale`: the item a previous holder was handling when it stopped (handle it first, then call
+   * next()). Otherwise `first` is the lane's first item, already in hand, or `released` when the lane
+   * was empty (the lock is let go again).
+   */
+  | { readonly acquired: true; readonly stale: string }
+  | { readonly acquired: true; readonly stale: null; readonly first: FirstItem }
   | { readonly acquired: false; readonly lockTtlMs: number };
 
 /** An item handled and to be marked finished (itemId undefined only for unreadable JSON). */
@@ -101,6 +121,7 @@ export type NextResult =
   | { readonly kind: 'released' }
   | { readonly kind: 'lost' };
 export type ItemState = 'queued' | 'done' | 'unknown';
+export type FirstItem = Exclude<NextResult, { readonly kind: 'lost' }>;
 
 export interface ConversationLanes {
   /** Appends the item to its lane unless this item id was pushed before; true when pushed. */
@@ -133,11 +154,16 @@ export function createConversationLanes(options: {
       return pushed === 1;
     },
     async acquire(conversationKey, token) {
-      const { lock, current } = keys(conversationKey);
-      const reply = await ACQUIRE.run(redis, [lock, current], [token, lockTtlMs]);
+      const { lock, current, items } = keys(conversationKey);
+      const reply = await ACQUIRE.run(redis, [lock, current, items], [token, lockTtlMs, LANE_TTL_MS]);
       if (!Array.isArray(reply)) throw new Error(`unexpected lane acquire reply ${String(reply)}`);
-      if (reply[0] === 1) return { acquired: true, current: typeof reply[1] === 'string' ? reply[1] : null };
-      return { acquired: false, lockTtlMs: typeof reply[1] === 'number' ? reply[1] : -2 };
+      const [taken, kind, raw] = reply as unknown[];
+      if (taken !== 1) return { acquired: false, lockTtlMs: typeof kind === 'number' ? kind : -2 };
+      if (kind === 'stale' && typeof raw === 'string') return { acquired: true, stale: raw };
+      if (kind === 'item' && typeof raw === 'string')
+        return { acquired: true, stale: null, first: { kind, raw } };
+      if (kind === 'released') return { acquired: true, stale: null, first: { kind } };
+      throw new Error(`unexpected lane acquire reply ${String(kind)}`);
     },
     async renew(conversationKey, token) {
       return (await RENEW.run(redis, [keys(conversationKey).lock], [token, lockTtlMs])) === 1;

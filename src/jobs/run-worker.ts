@@ -13,6 +13,7 @@ import { lazyChild } from '../core/lazy-logger.ts';
 import type { Logger } from '../core/ports.ts';
 import type { WorkHandler } from '../core/work.ts';
 import {
+  type AcquireResult,
   createConversationLanes,
   type FinishedItem,
   holdLaneLock,
@@ -140,9 +141,12 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
   const drain = async (
     conversationKey: string,
     token: string,
-    stale: string | null,
+    taken: Extract<AcquireResult, { acquired: true }>,
     log: Logger,
   ): Promise<DrainResult> => {
+    // Taking the lane popped its first item (or found it empty and let go) in the same step.
+    let first = taken.stale === null ? taken.first : undefined;
+    if (first?.kind === 'released') return { kind: 'finished' };
     const lease = holdLaneLock(lanes, conversationKey, token, lockTtlMs);
     leases.add(lease);
     const stopEarly = async (handled: Handled | 'closing'): Promise<DrainResult> => {
@@ -155,18 +159,19 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     // The item handled last; it is marked finished in the same step that pops the next one.
     let finished: FinishedItem | undefined;
     try {
-      if (stale !== null) {
+      if (taken.stale !== null) {
         log.warn({}, 'run worker: recovering an item whose worker stopped');
-        const handled = await handle(stale, true, lease.signal, log);
+        const handled = await handle(taken.stale, true, lease.signal, log);
         if (handled !== 'done') return await stopEarly(handled);
-        finished = finishedItem(stale);
+        finished = finishedItem(taken.stale);
       }
       for (;;) {
         if (closing) {
           if (finished) await lanes.finish(conversationKey, finished.itemId, finished.raw);
           return await stopEarly('closing');
         }
-        const next = await lanes.next(conversationKey, token, finished);
+        const next = first ?? (await lanes.next(conversationKey, token, finished));
+        first = undefined;
         finished = undefined;
         if (next.kind === 'released') return { kind: 'finished' };
         if (next.kind === 'lost') return { kind: 'wait', retryInMs: lockTtlMs + LOCK_RETRY_SLACK_MS };
@@ -201,7 +206,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       ? { acquired: false as const, lockTtlMs: 0 }
       : await lanes.acquire(data.conversationKey, token);
     const result: DrainResult = taken.acquired
-      ? await drain(data.conversationKey, token, taken.current, log)
+      ? await drain(data.conversationKey, token, taken, log)
       : { kind: 'wait', retryInMs: Math.max(taken.lockTtlMs, 0) + LOCK_RETRY_SLACK_MS };
     // The holder drains the whole lane: once our item is handled this wake-up is spent.
     if (result.kind === 'wait' && (await lanes.itemState(data.itemId)) !== 'queued') {

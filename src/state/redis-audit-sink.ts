@@ -65,7 +65,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
   const flushDelayMs = options.flushDelayMs ?? 20;
   let buffer: AuditEvent[] = [];
   let dropped = 0;
-  let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
   // Commands on one connection run in the order sent, so events reach each stream in the order
   // recorded; this only tracks what is still unanswered, for flush().
   const writing = new Set<Promise<void>>();
@@ -178,7 +178,10 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
 
   /** Sends the buffered events now; does not wait for Redis. */
   const sendBuffered = (): void => {
-    scheduled = false;
+    // A flush that rides with a state write cancels the fallback timer: left running, it would
+    // send the next step's first events alone, a round trip of their own.
+    clearTimeout(timer);
+    timer = undefined;
     if (dropped > 0) {
       logger.warn({ dropped }, 'audit buffer full; oldest events dropped');
       dropped = 0;
@@ -199,10 +202,9 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
           buffer.shift();
           dropped += 1;
         }
-        if (scheduled) return;
-        scheduled = true;
+        if (timer !== undefined) return;
         // A pending flush must not keep a finished process alive; close() calls flush() itself.
-        setTimeout(sendBuffered, flushDelayMs).unref();
+        timer = setTimeout(sendBuffered, flushDelayMs).unref();
       } catch (error) {
         logger.warn({ err: error }, 'audit: could not record an event');
       }

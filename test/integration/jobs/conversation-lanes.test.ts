@@ -37,15 +37,19 @@ describe('conversation lanes', () => {
     expect(await lanes.push(startItem('c', 0))).toBe(false);
     expect(await lanes.push(startItem('c', 1))).toBe(true);
 
-    expect(await lanes.acquire('c', 'a')).toEqual({ acquired: true, current: null });
+    // Taking the lane hands over its first item in the same step.
+    const taken = await lanes.acquire('c', 'a');
+    const first = taken.acquired && taken.stale === null ? taken.first : undefined;
+    expect(first?.kind === 'item' && parseWorkItem(first.raw)?.itemId).toBe('start:c-0');
+    expect(await env.redis.get(laneKeys(env.prefix, 'c').current)).toBe(
+      first?.kind === 'item' ? first.raw : '',
+    );
     const blocked = await lanes.acquire('c', 'b');
     expect(blocked.acquired).toBe(false);
     if (!blocked.acquired) expect(blocked.lockTtlMs).toBeGreaterThan(4_000);
     expect(await lanes.next('c', 'b')).toEqual({ kind: 'lost' });
 
-    const first = await lanes.next('c', 'a');
-    expect(first.kind === 'item' && parseWorkItem(first.raw)?.itemId).toBe('start:c-0');
-    if (first.kind === 'item') await lanes.finish('c', 'start:c-0', first.raw);
+    if (first?.kind === 'item') await lanes.finish('c', 'start:c-0', first.raw);
     expect(await lanes.itemState('start:c-0')).toBe('done');
     expect(await lanes.itemState('start:c-1')).toBe('queued');
     expect(await env.redis.get(laneKeys(env.prefix, 'c').current)).toBeNull();
@@ -61,6 +65,26 @@ describe('conversation lanes', () => {
     expect(await env.redis.exists(laneKeys(env.prefix, 'c').lock)).toBe(0);
     expect(await lanes.itemState('never')).toBe('unknown');
     expect(await env.redis.pttl(itemMarkerKey(env.prefix, 'start:c-0'))).toBeGreaterThan(0);
+  });
+
+  it('lets go of an empty lane at once, and hands a stale item to the next holder', async () => {
+    const lanes = createConversationLanes({ redis: env.redis, prefix: env.prefix, lockTtlMs: 5_000 });
+    expect(await lanes.acquire('empty', 'a')).toEqual({
+      acquired: true,
+      stale: null,
+      first: { kind: 'released' },
+    });
+    expect(await env.redis.exists(laneKeys(env.prefix, 'empty').lock)).toBe(0);
+
+    await lanes.push(startItem('c', 0));
+    await lanes.push(startItem('c', 1));
+    const taken = await lanes.acquire('c', 'dies');
+    const raw = taken.acquired && taken.stale === null && taken.first.kind === 'item' ? taken.first.raw : '';
+    // Its holder dies: the lock lapses, the item stays in hand for whoever takes the lane next.
+    await env.redis.del(laneKeys(env.prefix, 'c').lock);
+    expect(await lanes.acquire('c', 'b')).toEqual({ acquired: true, stale: raw });
+    const next = await lanes.next('c', 'b', { itemId: 'start:c-0', raw });
+    expect(next.kind === 'item' && parseWorkItem(next.raw)?.itemId).toBe('start:c-1');
   });
 
   it('aborts a lease whose lock was taken by someone else', async () => {
