@@ -47,6 +47,7 @@ import { combineAuditSinks, createLogAuditSink } from './audit-sinks.ts';
 import type { PlatformIds, StewardConfig } from './config-file.ts';
 import type { Env, LogLevel } from './env.ts';
 import { createLogger } from './logger.ts';
+import { createWriteRider } from './write-rider.ts';
 
 export interface WorkerSettings {
   readonly concurrency?: number;
@@ -174,19 +175,29 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   const notes = createRedisNotesStore({ redis, keys });
 
   const redisAudit = createRedisAuditSink({ redis, keys, logger });
-  // Buffered audit events leave with the run's next state write, in the same auto-pipelined write.
+  // Buffered audit events and budget settlements leave with the run's next state write, in the
+  // same auto-pipelined write.
+  const rider = createWriteRider({ maxDelayMs: 20 });
   const withAuditFlushed =
     <A extends unknown[], R>(write: (...args: A) => R) =>
     (...args: A): R => {
+      rider.flush();
       redisAudit.flushNow();
       return write(...args);
     };
-  const budgetStore = createRedisBudgetStore({
+  const redisBudgets = createRedisBudgetStore({
     redis,
     keys,
     defaults: config.budgets.defaults,
     costSpike: config.breakers.costSpike,
   });
+  // Whatever reads usage (the front door, /steward budget) first sends the settlements still held,
+  // so it never sees a finished call's reservation in place of what it used.
+  const budgetStore = {
+    ...redisBudgets,
+    admit: withAuditFlushed(redisBudgets.admit),
+    report: withAuditFlushed(redisBudgets.report),
+  };
   const breakerStore = createRedisBreakerStore({
     redis,
     keys,
@@ -212,6 +223,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     logger,
     defaultMaxCompletionTokens: DEFAULT_RUN_LIMITS.maxCompletionTokens,
     onCostSpike: (pause) => void breakers?.costSpiked(pause),
+    deferSettlement: rider.defer,
   });
   const sessions = createRedisSessionStore({
     redis,
@@ -382,6 +394,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     async close() {
       await timers?.close();
       await worker?.close();
+      rider.flush();
       await queue.close();
       await redisAudit.flush();
       for (const connection of [workerRedis, redis])

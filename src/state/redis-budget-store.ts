@@ -165,13 +165,14 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
 
     reserve: (scopes, amount, now) =>
       wrapUnavailable('budget.reserve', async () => {
+        const shape = shapeOf(scopes, now);
         const reply = asArray(
-          await reserveScript.run(redis, shapeOf(scopes, now).reserveKeys, [
+          await reserveScript.run(redis, shape.reserveKeys, [
             amount.tokens,
             amount.microUsd,
-            ...shapeOf(scopes, now).expiries,
+            ...shape.expiries,
             scopes.length,
-            ...shapeOf(scopes, now).limits,
+            ...shape.limits,
           ]),
         );
         if (reply[0] === 'exhausted')
@@ -186,15 +187,16 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
           tokens: actual.tokens - reservation.amount.tokens,
           microUsd: actual.microUsd - reservation.amount.microUsd,
         };
+        const shape = shapeOf(scopes, at);
         const reply = asArray(
           await settleScript.run(
             redis,
-            [...shapeOf(scopes, at).settleKeys, keys.spend('hourly'), keys.pause('global')],
+            [...shape.settleKeys, keys.spend('hourly'), keys.pause('global')],
             [
               delta.tokens,
               delta.microUsd,
               actual.microUsd,
-              ...shapeOf(scopes, at).expiries,
+              ...shape.expiries,
               scopes.length,
               Math.floor(now / HOUR_MS),
               Math.floor(((now % HOUR_MS) / HOUR_MS) * 1000),
@@ -212,13 +214,12 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
 
     report: (scopes, now) =>
       wrapUnavailable('budget.report', async () => {
-        const pipeline = redis.pipeline();
-        for (const scope of scopes) for (const key of scopeKeys(scope, now)) pipeline.hgetall(key);
-        const replies = (await pipeline.exec()) ?? [];
-        const hashes = replies.map(([error, value]) => {
-          if (error) throw error;
-          return isStringRecord(value) ? value : {};
-        });
+        // Plain commands, not an explicit pipeline: auto-pipelined, they leave after anything this
+        // connection queued before them (a settlement just flushed), so the report includes it.
+        const replies = await Promise.all(
+          scopes.flatMap((scope) => scopeKeys(scope, now).map((key) => redis.hgetall(key))),
+        );
+        const hashes = replies.map((value) => (isStringRecord(value) ? value : {}));
         return scopes.map((scope, index): ScopeReport => {
           const [overrides = {}, day = {}, month = {}] = hashes.slice(index * 3, index * 3 + 3);
           return {

@@ -15,6 +15,11 @@ export interface MeteredModelClientOptions {
   readonly defaultMaxCompletionTokens: number;
   /** Told once when a settled call tripped the cost-spike breaker. */
   readonly onCostSpike?: (pause: GlobalPause) => void;
+  /**
+   * Holds a settlement until the next state write goes out, so both share one Redis round trip
+   * (the app flushes it before every reservation, checkpoint and transition). Default: send now.
+   */
+  readonly deferSettlement?: (send: () => void) => void;
 }
 
 /**
@@ -72,9 +77,11 @@ export function createMeteredModelClient(options: MeteredModelClientOptions): Mo
         await settle(reserved.reservation, request.model, ZERO_USAGE);
         throw error;
       }
-      // Not awaited: the settlement goes out with the run's next write (Redis keeps the order of one
-      // connection's commands, so the next reservation still sees it).
-      void settle(reserved.reservation, response.model || request.model, response.usage);
+      // Not awaited, and held for the run's next write: it is flushed before the next reservation,
+      // and Redis keeps the order of one connection's commands, so that reservation sees it.
+      const send = () => void settle(reserved.reservation, response.model || request.model, response.usage);
+      if (options.deferSettlement) options.deferSettlement(send);
+      else send();
       return response;
     },
   };
