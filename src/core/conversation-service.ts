@@ -161,15 +161,16 @@ export function createConversationService(options: ConversationServiceOptions): 
         const agent =
           settings.agent && options.agents.has(settings.agent) ? settings.agent : options.defaultAgent;
         const runId = newId();
+        const conversation = {
+          platform: message.platform,
+          tenantId: message.tenantId,
+          channelId: message.channelId,
+          threadId: message.threadId,
+        };
         await Promise.all([
           runs.create({
             runId,
-            conversation: {
-              platform: message.platform,
-              tenantId: message.tenantId,
-              channelId: message.channelId,
-              threadId: message.threadId,
-            },
+            conversation,
             conversationKey: key,
             requestedBy: message.userId,
             agent,
@@ -180,7 +181,13 @@ export function createConversationService(options: ConversationServiceOptions): 
           flags.markActive(key),
           // In the same write as the record: a lane item whose record failed to save is dropped
           // by the worker as a run it does not know, and the sender gets the refusal either way.
-          queue.enqueue({ kind: 'start', itemId: `start:${runId}`, runId, conversationKey: key }),
+          queue.enqueue({
+            kind: 'start',
+            itemId: `start:${runId}`,
+            runId,
+            conversationKey: key,
+            conversation,
+          }),
         ]);
         await surface.showWorking?.(message);
         return { status: 'queued', runId };

@@ -1,6 +1,7 @@
 import type { AgentRunner } from './agent-runner.ts';
 import type { AuditEventBody } from './audit-events.ts';
 import type { Breakers } from './budget/breakers.ts';
+import type { ConversationRef } from './conversation.ts';
 import { ApprovalNotFoundError, IllegalTransitionError, StateUnavailableError } from './errors.ts';
 import type { Clock, Logger } from './ports.ts';
 import { newRunState, type RunOutcome, type RunState, type TurnResult } from './run-state.ts';
@@ -26,8 +27,9 @@ export interface RunProcessorOptions {
 
 /**
  * Drives runs for the workers: one work item (start, resume after a decision, expiry of an
- * approval) at a time per conversation. Every step reads the run's durable record first, so an
- * item delivered twice, or handed over after a crash, does the right thing once.
+ * approval) at a time per conversation. Every step starts from the run's durable record (read, or
+ * returned by the checked move a start makes), so an item delivered twice, or handed over after a
+ * crash, does the right thing once.
  */
 export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
   const { runner, runs, approvals, surface, logger, clock } = options;
@@ -112,8 +114,9 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
     };
   };
 
-  const allowlistFor = async (record: RunRecord) =>
-    (await options.channels.get(record.conversation)).toolAllowlist ?? undefined;
+  const allowlistOf = async (conversation: ConversationRef) =>
+    (await options.channels.get(conversation)).toolAllowlist ?? undefined;
+  const allowlistFor = (record: RunRecord) => allowlistOf(record.conversation);
 
   const start = async (record: RunRecord, signal: AbortSignal): Promise<void> => {
     // One round trip: the move to running and the reads the run starts from.
@@ -124,6 +127,15 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       options.sessions.load(record.conversationKey),
       allowlistFor(record),
     ]);
+    await run(record, history, channelAllowlist, signal);
+  };
+
+  const run = async (
+    record: RunRecord,
+    history: Awaited<ReturnType<SessionStore['load']>>,
+    channelAllowlist: readonly string[] | undefined,
+    signal: AbortSignal,
+  ): Promise<void> => {
     const result = await runner.start({
       runId: record.runId,
       agent: record.agent,
@@ -207,13 +219,41 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
     });
   };
 
+  /**
+   * A start item that names its conversation moves its run to running and reads what the run starts
+   * from in one round trip, without reading the record first (the move returns it). Undefined when
+   * the run is not queued (a duplicate delivery, a run already moved): the caller reads and decides.
+   */
+  const startQueued = async (
+    item: WorkItem & { kind: 'start'; conversation: ConversationRef },
+    signal: AbortSignal,
+  ): Promise<boolean> => {
+    const moving = runs.transition(item.runId, 'running', { conversation: item.conversation });
+    const history = options.sessions.load(item.conversationKey);
+    const channelAllowlist = allowlistOf(item.conversation);
+    let record: RunRecord;
+    try {
+      record = await moving;
+    } catch (error) {
+      history.catch(() => undefined);
+      channelAllowlist.catch(() => undefined);
+      if (error instanceof IllegalTransitionError) return false;
+      throw error;
+    }
+    await guarded(record, async () => run(record, await history, await channelAllowlist, signal));
+    return true;
+  };
+
   return async (item, { recovering, signal }) => {
+    if (item.kind === 'start' && item.conversation !== undefined && !recovering) {
+      if (await startQueued({ ...item, conversation: item.conversation }, signal)) return;
+    }
     const record = await runs.get(item.runId);
     if (!record) {
       logger.warn({ runId: item.runId, kind: item.kind }, 'work item for an unknown run; dropped');
       return;
     }
-    try {
+    await guarded(record, async () => {
       if (record.status === 'running') return await recover(record, item, signal);
       if (item.kind === 'start' && record.status === 'queued') return await start(record, signal);
       if (item.kind === 'resume' && record.status === 'awaiting_approval')
@@ -223,6 +263,13 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         { runId: record.runId, kind: item.kind, status: record.status, recovering },
         'nothing to do',
       );
+    });
+  };
+
+  /** Runs `work` for `record`; whatever goes wrong, the run ends told and recorded, never stuck. */
+  async function guarded(record: RunRecord, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
     } catch (error) {
       // Another process moved the run first (a duplicate delivery): that process owns it now.
       if (error instanceof IllegalTransitionError) {
@@ -245,7 +292,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         });
       }
     }
-  };
+  }
 
   /** The record as it is now, for ending a run whose status moved during the failed attempt. */
   async function current(record: RunRecord): Promise<RunRecord> {

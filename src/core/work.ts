@@ -1,3 +1,4 @@
+import type { ConversationRef } from './conversation.ts';
 import type { ApprovalDecision } from './run-context.ts';
 
 /**
@@ -10,6 +11,11 @@ export type WorkItem =
       readonly itemId: string;
       readonly runId: string;
       readonly conversationKey: string;
+      /**
+       * The run's conversation, when the enqueuer knows it: the worker can then move the run to
+       * running and read what it starts from in one round trip, without reading the record first.
+       */
+      readonly conversation?: ConversationRef;
     }
   | {
       readonly kind: 'resume';

@@ -14,6 +14,7 @@
  *                                              job that a drainer already handled its item.
  */
 import type { Redis } from 'ioredis';
+import type { ConversationRef } from '../core/conversation.ts';
 import { StewardError } from '../core/errors.ts';
 import { isRecord } from '../core/is-record.ts';
 import type { WorkItem } from '../core/work.ts';
@@ -270,7 +271,10 @@ export function parseWorkItem(raw: string): WorkItem | undefined {
     return undefined;
   }
   const base = { itemId, runId, conversationKey };
-  if (kind === 'start') return { kind, ...base };
+  if (kind === 'start') {
+    const conversation = conversationOf(value.conversation);
+    return conversation ? { kind, ...base, conversation } : { kind, ...base };
+  }
   if (kind === 'expire') {
     return typeof value.approvalId === 'string' ? { kind, ...base, approvalId: value.approvalId } : undefined;
   }
@@ -281,4 +285,13 @@ export function parseWorkItem(raw: string): WorkItem | undefined {
     return { kind, ...base, decision: { approvalId, decision, by } };
   }
   return undefined;
+}
+
+function conversationOf(value: unknown): ConversationRef | undefined {
+  if (!isRecord(value)) return undefined;
+  const { platform, tenantId, channelId, threadId } = value;
+  if (typeof platform !== 'string' || typeof tenantId !== 'string' || typeof channelId !== 'string')
+    return undefined;
+  if (threadId !== null && typeof threadId !== 'string') return undefined;
+  return { platform, tenantId, channelId, threadId };
 }

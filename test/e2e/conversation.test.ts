@@ -1,6 +1,8 @@
+import { Redis } from 'ioredis';
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import type { ButtonAction, IncomingMessage } from '../../src/core/conversation.ts';
+import { createRunQueue } from '../../src/jobs/run-queue.ts';
 import { type ScriptedOpenAI, startScriptedOpenAI } from '../fakes/scripted-openai-server.ts';
 import { createStack, type Stack, type StackOptions } from '../support/steward-stack.ts';
 
@@ -192,6 +194,40 @@ describe('a conversation through the composed app', () => {
     expect(s.surface.posted.filter((p) => p.kind === 'decided')).toEqual([
       { kind: 'decided', approvalId: card.approvalId, decision: 'approve', by: 'UMEMBER01' },
     ]);
+  });
+
+  it('does nothing with a start item delivered again for a run that already answered', async () => {
+    const s = await stack();
+    server.enqueue({ reply: 'Once.' });
+    const queued = await s.steward.service.handleMessage(mention('say it once'));
+    await s.surface.waitFor('answer', (a) => a.text === 'Once.');
+    const runId = queued.status === 'queued' ? queued.runId : '';
+    await vi.waitFor(async () =>
+      expect(await s.steward.runs.get(runId)).toMatchObject({ status: 'completed' }),
+    );
+    const requests = server.requests.length;
+
+    // The same run's start again (a redelivery under another item id), as the front door sends it.
+    const redis = new Redis(inject('redisUrl'));
+    await new Promise((resolve) => redis.once('ready', resolve));
+    const queue = createRunQueue({ connection: redis, prefix: s.prefix, logger: s.steward.logger });
+    const run = await s.steward.runs.get(runId);
+    await queue.enqueue({
+      kind: 'start',
+      itemId: `start:${runId}:again`,
+      runId,
+      conversationKey: run?.conversationKey ?? '',
+      conversation: run?.conversation ?? THREAD,
+    });
+    await vi.waitFor(async () =>
+      expect(await redis.get(`${s.prefix}lane-item:start:${runId}:again`)).toBe('done'),
+    );
+    await queue.close();
+    await redis.quit();
+
+    expect(server.requests).toHaveLength(requests);
+    expect(s.surface.posted.filter((p) => p.kind === 'answer')).toHaveLength(1);
+    expect(await s.steward.runs.get(runId)).toMatchObject({ status: 'completed' });
   });
 
   it('ends a run whose approval nobody decided once it expires, within the sweep interval', async () => {

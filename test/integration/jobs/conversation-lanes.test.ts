@@ -113,6 +113,19 @@ describe('conversation lanes', () => {
       conversationKey: 'c',
       approvalId: 'a1',
     } as const;
+    const start = {
+      kind: 'start',
+      itemId: 'start:r',
+      runId: 'r',
+      conversationKey: 'c',
+      conversation: { platform: 'slack', tenantId: 'T1', channelId: 'C1', threadId: null },
+    } as const;
+    expect(parseWorkItem(JSON.stringify(start))).toEqual(start);
+    // A start whose conversation is unreadable is still a start: the worker reads the record instead.
+    const { conversation: _dropped, ...plainStart } = start;
+    expect(parseWorkItem(JSON.stringify({ ...start, conversation: { platform: 'slack' } }))).toEqual(
+      plainStart,
+    );
     expect(parseWorkItem(JSON.stringify(resume))).toEqual(resume);
     expect(parseWorkItem(JSON.stringify(expire))).toEqual(expire);
     for (const bad of [
