@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkItem } from '../../../src/core/work.ts';
-import { createTimerSweeper, scheduleTimer, timersKey } from '../../../src/jobs/run-timers.ts';
+import {
+  createTimerSweeper,
+  scheduleTimer,
+  type TimerSweeperOptions,
+  timersKey,
+} from '../../../src/jobs/run-timers.ts';
 import { connectTestRedis, type TestRedis } from '../../support/redis.ts';
 import { recordingLogger } from './queue-harness.ts';
 
@@ -26,19 +31,27 @@ function expireItem(n: number): WorkItem {
   };
 }
 
+/** A sweeper over the test's timers that records what it enqueues. */
+function recordingSweeper(
+  options: Partial<Omit<TimerSweeperOptions, 'redis' | 'prefix' | 'enqueue' | 'logger'>> = {},
+) {
+  const enqueued: WorkItem[] = [];
+  const sweeper = createTimerSweeper({
+    redis: env.redis,
+    prefix: env.prefix,
+    enqueue: async (item) => {
+      enqueued.push(item);
+    },
+    logger,
+    ...options,
+  });
+  return { sweeper, enqueued };
+}
+
 describe('run timers', () => {
   it('enqueues an item once it is due, not before, and forgets it after', async () => {
     let clock = 1_000;
-    const enqueued: WorkItem[] = [];
-    const sweeper = createTimerSweeper({
-      redis: env.redis,
-      prefix: env.prefix,
-      enqueue: async (item) => {
-        enqueued.push(item);
-      },
-      logger,
-      now: () => clock,
-    });
+    const { sweeper, enqueued } = recordingSweeper({ now: () => clock });
     await scheduleTimer(env.redis, env.prefix, expireItem(1), 2_000);
     await scheduleTimer(env.redis, env.prefix, expireItem(2), 5_000);
 
@@ -51,16 +64,7 @@ describe('run timers', () => {
   });
 
   it('the same item scheduled twice fires once', async () => {
-    const enqueued: WorkItem[] = [];
-    const sweeper = createTimerSweeper({
-      redis: env.redis,
-      prefix: env.prefix,
-      enqueue: async (item) => {
-        enqueued.push(item);
-      },
-      logger,
-      now: () => 10_000,
-    });
+    const { sweeper, enqueued } = recordingSweeper({ now: () => 10_000 });
     await scheduleTimer(env.redis, env.prefix, expireItem(1), 1_000);
     await scheduleTimer(env.redis, env.prefix, expireItem(1), 1_500);
     await sweeper.sweep();
@@ -117,15 +121,7 @@ describe('run timers', () => {
   });
 
   it('drops an unreadable member with an error in the log, and goes on', async () => {
-    const enqueued: WorkItem[] = [];
-    const sweeper = createTimerSweeper({
-      redis: env.redis,
-      prefix: env.prefix,
-      enqueue: async (item) => {
-        enqueued.push(item);
-      },
-      logger,
-    });
+    const { sweeper, enqueued } = recordingSweeper();
     await env.redis.zadd(timersKey(env.prefix), 1, '{"kind":"nonsense"}');
     await scheduleTimer(env.redis, env.prefix, expireItem(1), 2);
 
@@ -138,16 +134,7 @@ describe('run timers', () => {
   });
 
   it('started, it sweeps on its own; closed, it stops', async () => {
-    const enqueued: WorkItem[] = [];
-    const sweeper = createTimerSweeper({
-      redis: env.redis,
-      prefix: env.prefix,
-      enqueue: async (item) => {
-        enqueued.push(item);
-      },
-      logger,
-      sweepIntervalMs: 20,
-    });
+    const { sweeper, enqueued } = recordingSweeper({ sweepIntervalMs: 20 });
     sweeper.start();
     await scheduleTimer(env.redis, env.prefix, expireItem(1), Date.now() + 50);
     const deadline = Date.now() + 2_000;
