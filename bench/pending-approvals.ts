@@ -12,6 +12,7 @@ import { parseConfig } from '../src/app/config-file.ts';
 import { parseEnv } from '../src/app/env.ts';
 import type { Surface } from '../src/core/surface.ts';
 import { bullPrefix, DEFAULT_RUN_QUEUE_NAME } from '../src/jobs/run-queue.ts';
+import { timersKey } from '../src/jobs/run-timers.ts';
 import { startScriptedOpenAI } from '../test/fakes/scripted-openai-server.ts';
 import { refundConfigYaml } from '../test/support/steward-nodes.ts';
 import { BUILT_IN_TOOL_NAMES } from '../tools/index.ts';
@@ -41,6 +42,8 @@ export interface PendingApprovalsResult {
   readonly activeJobs: number;
   readonly waitingJobs: number;
   readonly delayedJobs: number;
+  /** Approval expiries waiting in the timers set (one per pending run). */
+  readonly timers: number;
   /** MEMORY USAGE summed per key kind, per run, most first. */
   readonly breakdown: readonly (readonly [string, number])[];
   readonly redisVersion: string;
@@ -224,6 +227,7 @@ export async function measurePendingApprovals(
       activeJobs: counts.active ?? 0,
       waitingJobs: counts.waiting ?? 0,
       delayedJobs: counts.delayed ?? 0,
+      timers: await redis.admin.zcard(timersKey(redis.prefix)),
       breakdown: [...byKind.entries()]
         .map(([kind, bytes]): [string, number] => [kind, bytes / (options.runs + WARM_UP_RUNS)])
         .sort((a, b) => b[1] - a[1]),
@@ -276,14 +280,19 @@ export const approvalsBenchmark = defineBenchmark(
         },
         { name: 'BullMQ waiting jobs', values: each(results, (r) => r.waitingJobs), digits: 0 },
         {
-          name: 'BullMQ delayed jobs (approval expiry timers)',
+          name: 'BullMQ delayed jobs',
           values: each(results, (r) => r.delayedJobs),
+          digits: 0,
+        },
+        {
+          name: 'approval expiries in the timers set',
+          values: each(results, (r) => r.timers),
           digits: 0,
         },
         { name: 'runs parked per second', values: each(results, (r) => r.runs / r.seconds), digits: 0 },
       ],
       notes: [
-        'Where the bytes go (MEMORY USAGE per key kind, last run, per run; BullMQ keeps the last 1,000 completed wake-up jobs, a fixed cost spread over the runs):',
+        'Where the bytes go (MEMORY USAGE per key kind, last run, per run; BullMQ keeps the last 100 completed wake-up jobs and 100 events, a fixed cost spread over the runs):',
         '',
         markdownTable(
           ['key kind', 'bytes per run'],
