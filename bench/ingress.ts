@@ -268,6 +268,11 @@ const ingressReport =
     const settings = quick ? QUICK : FULL;
     const first = results[0];
     const modelDelay = settings.modelDelayMs ?? 1_000;
+    const modelBaseline = {
+      value: modelDelay,
+      label: `model delay ${modelDelay.toLocaleString('en-US')} ms`,
+      kind: 'baseline',
+    } as const;
     const share = (pick: (r: IngressResult) => number) => each(results, (r) => (100 * pick(r)) / r.sent);
     return {
       title: split ? 'Slack ingress, ingress and worker processes' : 'Slack ingress',
@@ -302,21 +307,13 @@ const ingressReport =
           name: 'request → answer p50 (ms)',
           values: each(results, (r) => r.answerP50),
           digits: 0,
-          reference: {
-            value: modelDelay,
-            label: `model delay ${modelDelay.toLocaleString('en-US')} ms`,
-            kind: 'baseline',
-          },
+          reference: modelBaseline,
         },
         {
           name: 'request → answer p99 (ms)',
           values: each(results, (r) => r.answerP99),
           digits: 0,
-          reference: {
-            value: modelDelay,
-            label: `model delay ${modelDelay.toLocaleString('en-US')} ms`,
-            kind: 'baseline',
-          },
+          reference: modelBaseline,
         },
         { name: 'events answered (%)', values: share((r) => r.answered), digits: 2 },
         {

@@ -175,10 +175,10 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   const notes = createRedisNotesStore({ redis, keys });
 
   const redisAudit = createRedisAuditSink({ redis, keys, logger });
-  // Buffered audit events and budget settlements leave with the run's next state write, in the
-  // same auto-pipelined write.
+  // Writes held back (budget settlements, buffered audit events) leave with the run's next state
+  // write, in the same auto-pipelined write.
   const rider = createWriteRider({ maxDelayMs: 20 });
-  const withAuditFlushed =
+  const withHeldWritesFlushed =
     <A extends unknown[], R>(write: (...args: A) => R) =>
     (...args: A): R => {
       rider.flush();
@@ -195,8 +195,8 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   // so it never sees a finished call's reservation in place of what it used.
   const budgetStore = {
     ...redisBudgets,
-    admit: withAuditFlushed(redisBudgets.admit),
-    report: withAuditFlushed(redisBudgets.report),
+    admit: withHeldWritesFlushed(redisBudgets.admit),
+    report: withHeldWritesFlushed(redisBudgets.report),
   };
   const breakerStore = createRedisBreakerStore({
     redis,
@@ -216,7 +216,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     // Audit events recorded since the last write (a run's start) travel with the reservation.
     store: {
       ...budgetStore,
-      reserve: withAuditFlushed(budgetStore.reserve),
+      reserve: withHeldWritesFlushed(budgetStore.reserve),
     },
     prices: createPriceTable(config.budgets.prices),
     clock,
@@ -277,7 +277,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
     redact,
     notes,
     // Audit events buffered since the last save go out in the same write as the checkpoint.
-    checkpoints: { saveCheckpoint: withAuditFlushed(runs.saveCheckpoint) },
+    checkpoints: { saveCheckpoint: withHeldWritesFlushed(runs.saveCheckpoint) },
     planner: createPlanner({ model }),
   });
   const queue = createRunQueue({ connection: redis, prefix: env.redisPrefix, logger });
@@ -315,9 +315,9 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
       handler: createRunProcessor({
         runner,
         // A run's last audit events (run.ended) leave with the writes that end it.
-        runs: { ...runs, transition: withAuditFlushed(runs.transition) },
+        runs: { ...runs, transition: withHeldWritesFlushed(runs.transition) },
         approvals,
-        sessions: { ...sessions, append: withAuditFlushed(sessions.append) },
+        sessions: { ...sessions, append: withHeldWritesFlushed(sessions.append) },
         channels,
         queue,
         surface,

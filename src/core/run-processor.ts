@@ -225,12 +225,13 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
    * the run is not queued (a duplicate delivery, a run already moved): the caller reads and decides.
    */
   const startQueued = async (
-    item: WorkItem & { kind: 'start'; conversation: ConversationRef },
+    item: WorkItem,
+    conversation: ConversationRef,
     signal: AbortSignal,
   ): Promise<boolean> => {
-    const moving = runs.transition(item.runId, 'running', { conversation: item.conversation });
+    const moving = runs.transition(item.runId, 'running', { conversation });
     const history = options.sessions.load(item.conversationKey);
-    const channelAllowlist = allowlistOf(item.conversation);
+    const channelAllowlist = allowlistOf(conversation);
     let record: RunRecord;
     try {
       record = await moving;
@@ -246,7 +247,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
 
   return async (item, { recovering, signal }) => {
     if (item.kind === 'start' && item.conversation !== undefined && !recovering) {
-      if (await startQueued({ ...item, conversation: item.conversation }, signal)) return;
+      if (await startQueued(item, item.conversation, signal)) return;
     }
     const record = await runs.get(item.runId);
     if (!record) {

@@ -49,48 +49,50 @@ end
 return 0`);
 
 /**
- * Taken: {1, 'stale', item} when a previous holder left an item in "current", else the first item
- * popped into "current" as NEXT does ({1, 'item', item}), or the lock let go again when the lane is
- * empty ({1, 'released'}): taking a lane and its first item is one round trip. Not taken: {0, PTTL
- * of the holder's lock}.
+ * The lock holder's next step: pop the lane's next item into "current", or release the lock when
+ * the lane is empty, in one step: an item pushed before the release is popped here, and one pushed
+ * after it has its own job that finds the lock free. Doing these as two commands would lose that
+ * item's wake-up.
  */
-const ACQUIRE = defineScript(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local stale = redis.call('GET', KEYS[2])
-  if stale then return {1, 'stale', stale} end
-  local item = redis.call('LPOP', KEYS[3])
+const POP_OR_RELEASE = `
+local function pop_or_release(lock, items, current, ttl)
+  local item = redis.call('LPOP', items)
   if item then
-    redis.call('SET', KEYS[2], item, 'PX', ARGV[3])
-    return {1, 'item', item}
+    redis.call('SET', current, item, 'PX', ttl)
+    return {'item', item}
   end
-  redis.call('DEL', KEYS[1])
-  return {1, 'released'}
+  redis.call('DEL', lock)
+  return {'released'}
 end
-return {0, redis.call('PTTL', KEYS[1])}`);
+`;
+
+/**
+ * Taken: {1, 'stale', item} when a previous holder left an item in "current", else {1, 'item',
+ * item} or {1, 'released'} as pop_or_release says: taking a lane and its first item is one round
+ * trip. Not taken: {0, PTTL of the holder's lock}.
+ */
+const ACQUIRE = defineScript(`${POP_OR_RELEASE}
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
+local stale = redis.call('GET', KEYS[2])
+if stale then return {1, 'stale', stale} end
+local popped = pop_or_release(KEYS[1], KEYS[3], KEYS[2], ARGV[3])
+return {1, popped[1], popped[2]}`);
 
 const RENEW = defineScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`);
 
 /**
- * Pop the next item into "current", or release the lock when the lane is empty, in one step: an
- * item pushed before the release is popped here, and one pushed after it has its own job that
- * finds the lock free. Doing these as two commands would lose that item's wake-up. The item just
- * handled (ARGV[3], its marker KEYS[4]) is finished first, as FINISH does, saving a round trip.
+ * pop_or_release for the holder of the lock (else {'lost'}). The item just handled (ARGV[3], its
+ * marker KEYS[4]) is finished first, as FINISH does, saving a round trip.
  */
-const NEXT = defineScript(`
+const NEXT = defineScript(`${POP_OR_RELEASE}
 if ARGV[3] ~= '' then
   if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
   if KEYS[4] then redis.call('SET', KEYS[4], 'done', 'PX', ARGV[4]) end
 end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost'} end
-local item = redis.call('LPOP', KEYS[2])
-if item then
-  redis.call('SET', KEYS[3], item, 'PX', ARGV[2])
-  return {'item', item}
-end
-redis.call('DEL', KEYS[1])
-return {'released'}`);
+return pop_or_release(KEYS[1], KEYS[2], KEYS[3], ARGV[2])`);
 
 /** Clear "current" only if it still holds this item (a new holder may have moved on). */
 const FINISH = defineScript(`

@@ -239,10 +239,11 @@ describe('a conversation through the composed app', () => {
     const askedAt = Date.now();
 
     await s.surface.waitFor('decided', (d) => d.approvalId === card.approvalId && d.decision === 'expired');
-    // Expires after 1 s; the timers are swept every second, so it ends between 1 and about 2 s.
+    // Expires after 1 s; the timers are swept every second, so it ends between 1 and about 2 s
+    // (the bound leaves room for a loaded machine, not for waiting on a click).
     const endedAfter = Date.now() - askedAt;
     expect(endedAfter).toBeGreaterThanOrEqual(950);
-    expect(endedAfter).toBeLessThan(3_000);
+    expect(endedAfter).toBeLessThan(4_000);
     await s.surface.waitFor(
       'notice',
       (n) => n.text === 'This run stopped: the approval for refund_order expired.',
