@@ -39,14 +39,21 @@ export function itemMarkerKey(prefix: string, itemId: string): string {
   return `${prefix}lane-item:${itemId}`;
 }
 
-/** Push once per item id: the marker's SET NX makes a retried enqueue a no-op. */
-const PUSH = defineScript(`
+/**
+ * Push once per item id: the marker's SET NX makes a retried enqueue a no-op. Sent in order: the run
+ * queue sends the item's BullMQ job beside this push, and a job that lands first finds its lane
+ * empty and ends, stranding the item.
+ */
+const PUSH = defineScript(
+  `
 if redis.call('SET', KEYS[1], 'queued', 'NX', 'PX', ARGV[2]) then
   redis.call('RPUSH', KEYS[2], ARGV[1])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   return 1
 end
-return 0`);
+return 0`,
+  { inOrder: true },
+);
 
 /**
  * The lock holder's next step: pop the lane's next item into "current", or release the lock when

@@ -132,19 +132,63 @@ export interface RedisScript {
   run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown>;
 }
 
+export interface ScriptOptions {
+  /**
+   * Always send the source (EVAL), even where the script is known to be cached. For a script whose
+   * order against commands sent beside it matters even after a SCRIPT FLUSH on a live connection.
+   */
+  readonly inOrder?: boolean;
+}
+
 /**
- * A Lua script sent by SHA (EVALSHA), falling back to EVAL once when the server does not have it
- * cached yet (NOSCRIPT, e.g. after a restart), so scripts are not re-sent on every call.
+ * Script SHAs each connection has sent the source of since it last connected. Redis runs one
+ * connection's commands in order, but an EVALSHA that meets an empty script cache answers NOSCRIPT,
+ * and its EVAL fallback is a second write that lands after whatever was sent beside it: a lane push
+ * would land after the job meant to drain it. So a connection's first use of a script (and its first
+ * use after a reconnect, perhaps to a restarted server) sends the source, and only later uses send
+ * the SHA, which is how ioredis's own defineCommand behaves.
  */
-export function defineScript(source: string): RedisScript {
+const sentOn = new WeakMap<Redis, Set<string>>();
+
+function scriptsSentOn(redis: Redis): Set<string> {
+  let sent = sentOn.get(redis);
+  if (!sent) {
+    const fresh = new Set<string>();
+    redis.on('close', () => fresh.clear());
+    sentOn.set(redis, fresh);
+    sent = fresh;
+  }
+  return sent;
+}
+
+/**
+ * A Lua script sent by SHA (EVALSHA) once this connection has sent its source, falling back to EVAL
+ * when the server no longer has it (NOSCRIPT, after a SCRIPT FLUSH), so scripts are not re-sent on
+ * every call.
+ */
+export function defineScript(source: string, options: ScriptOptions = {}): RedisScript {
   const sha = createHash('sha1').update(source).digest('hex');
+  const evalSource = (redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]) =>
+    redis.eval(source, keys.length, ...keys, ...args);
+  if (options.inOrder) return { run: evalSource };
   return {
     async run(redis, keys, args) {
+      const sent = scriptsSentOn(redis);
+      if (!sent.has(sha)) {
+        // Marked before the reply, so a call in the same tick sends the SHA behind this source.
+        sent.add(sha);
+        try {
+          return await evalSource(redis, keys, args);
+        } catch (error) {
+          sent.delete(sha);
+          throw error;
+        }
+      }
       try {
         return await redis.evalsha(sha, keys.length, ...keys, ...args);
       } catch (error) {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return redis.eval(source, keys.length, ...keys, ...args);
+        return evalSource(redis, keys, args);
       }
     },
   };
