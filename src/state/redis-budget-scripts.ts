@@ -3,20 +3,32 @@
  * hash, this day's usage hash and this month's usage hash (fields `tokens` and `usd`, the latter
  * in micro-dollars). Limits arrive per scope as four numbers in LIMIT_KEYS order
  * (tokensPerDay, tokensPerMonth, usdPerDay, usdPerMonth), -1 for none; an override field wins.
+ *
+ * What stays the same for a run's calls (expiries, scope count, limits, breaker settings) travels
+ * as one comma-separated argument the store builds once per scope set and day: a call's arguments
+ * were most of what Steward sent Redis, each one encoded on every call.
  */
+
+const SPLIT = `
+local function split(list)
+  local values = {}
+  for value in string.gmatch(list, '[^,]+') do values[#values + 1] = value end
+  return values
+end
+`;
 
 // Returns {scopeIndex, limitIndex, used, limit} (0-based scope, 1-based limit) for the first limit
 // already used up, or nil. A limit is used up once usage reaches it: a call is let through while
 // anything is left, which is why concurrent runs overshoot by at most one reservation.
 const FIND_EXHAUSTED = `
-local function find_exhausted(key_base, arg_base, scopes)
+local function find_exhausted(key_base, limits, limit_base, scopes)
   for s = 0, scopes - 1 do
     local over = redis.call('HMGET', KEYS[key_base + s * 3], 'tokensPerDay', 'tokensPerMonth', 'usdPerDay', 'usdPerMonth')
     local day = redis.call('HMGET', KEYS[key_base + s * 3 + 1], 'tokens', 'usd')
     local month = redis.call('HMGET', KEYS[key_base + s * 3 + 2], 'tokens', 'usd')
     local used = {tonumber(day[1]) or 0, tonumber(month[1]) or 0, tonumber(day[2]) or 0, tonumber(month[2]) or 0}
     for i = 1, 4 do
-      local limit = tonumber(over[i]) or tonumber(ARGV[arg_base + s * 4 + i - 1])
+      local limit = tonumber(over[i]) or tonumber(limits[limit_base + s * 4 + i - 1])
       if limit >= 0 and used[i] >= limit then return {s, i, used[i], limit} end
     end
   end
@@ -38,13 +50,15 @@ end
 
 /**
  * KEYS: pause, rate, then 3 per scope. ARGV: now, rate window ms, rate per window, event id,
+ * "scope count,limits…".
  * scope count, then 4 limits per scope.
  */
-export const ADMIT_SCRIPT = `${FIND_EXHAUSTED}
+export const ADMIT_SCRIPT = `${SPLIT}${FIND_EXHAUSTED}
 local now = tonumber(ARGV[1])
 local pause = redis.call('HMGET', KEYS[1], 'paused', 'reason', 'at', 'by')
 if pause[1] == '1' then return {'paused', pause[2] or '', pause[3] or '0', pause[4] or ''} end
-local hit = find_exhausted(3, 6, tonumber(ARGV[5]))
+local shape = split(ARGV[5])
+local hit = find_exhausted(3, shape, 2, tonumber(shape[1]))
 if hit then return {'exhausted', hit[1], hit[2], hit[3], hit[4]} end
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
@@ -58,15 +72,17 @@ redis.call('PEXPIRE', KEYS[2], window)
 return {'admitted'}
 `;
 
-/** KEYS: 3 per scope. ARGV: tokens, micro-dollars, day expiry, month expiry, scope count, limits. */
-export const RESERVE_SCRIPT = `${FIND_EXHAUSTED}${ADD_USAGE}
-local scopes = tonumber(ARGV[5])
-local hit = find_exhausted(1, 6, scopes)
-if hit then return {'exhausted', hit[1], hit[2], hit[3], hit[4]} end
-for s = 0, scopes - 1 do
-  for p = 1, 2 do add_usage(KEYS[s * 3 + 1 + p], ARGV[1], ARGV[2], ARGV[2 + p]) end
+// Reserves against every scope (KEYS from key_base on, 3 per scope) unless a limit is used up.
+const RESERVE = `
+local function reserve(key_base, tokens, micro, shape)
+  local scopes = tonumber(shape[3])
+  local hit = find_exhausted(key_base, shape, 4, scopes)
+  if hit then return {'exhausted', hit[1], hit[2], hit[3], hit[4]} end
+  for s = 0, scopes - 1 do
+    for p = 1, 2 do add_usage(KEYS[key_base + s * 3 + p], tokens, micro, shape[p]) end
+  end
+  return {'ok'}
 end
-return {'ok'}
 `;
 
 /**
@@ -74,43 +90,79 @@ return {'ok'}
  * the cost-spike breaker: when the last hour's spend is over the factor times the average hour of
  * the trailing baseline (hours before the last two, from the first recorded spend on) and over the
  * floor, new runs pause everywhere. It stays quiet for an hour after an admin resumes.
- * KEYS: 2 per scope (day, month usage), spend, pause. ARGV: token delta, micro delta, actual micro,
- * day expiry, month expiry, scope count, hour index, permille of the hour gone, factor, baseline
- * hours, floor in micro-dollars, now.
+ * usage_key(s, p) names scope s's day (p = 1) or month (p = 2) usage hash.
  */
-export const SETTLE_SCRIPT = `${ADD_USAGE}
-local scopes = tonumber(ARGV[6])
-for s = 0, scopes - 1 do
-  for p = 1, 2 do add_usage(KEYS[s * 2 + p], ARGV[1], ARGV[2], ARGV[3 + p]) end
+const SETTLE = `
+local function settle(usage_key, spend, pause, tokens, micro, actual_text, now_text, shape)
+  local scopes = tonumber(shape[3])
+  for s = 0, scopes - 1 do
+    for p = 1, 2 do add_usage(usage_key(s, p), tokens, micro, shape[p]) end
+  end
+  local actual = tonumber(actual_text)
+  if actual <= 0 then return {'ok'} end
+  local now = tonumber(now_text)
+  local hour = math.floor(now / 3600000)
+  local gone = math.floor((now % 3600000) * 1000 / 3600000)
+  local baseline_hours = tonumber(shape[5])
+  local this_hour = redis.call('HINCRBY', spend, tostring(hour), actual)
+  if this_hour == actual then
+    -- The hour's first spend: its bookkeeping once an hour rather than with every call.
+    redis.call('HSETNX', spend, 'since', tostring(hour))
+    redis.call('HDEL', spend, tostring(hour - baseline_hours - 2))
+    redis.call('PEXPIRE', spend, (baseline_hours + 2) * 3600000)
+  end
+  -- Under the floor nothing can trip: the common case costs one more read, not the baseline's.
+  local previous = tonumber(redis.call('HGET', spend, tostring(hour - 1))) or 0
+  local last_hour = this_hour + previous * (1000 - gone) / 1000
+  if last_hour <= tonumber(shape[6]) then return {'ok'} end
+  local state = redis.call('HMGET', pause, 'paused', 'resumedAt')
+  if state[1] == '1' or (state[2] and now - tonumber(state[2]) < 3600000) then return {'ok'} end
+  local since = tonumber(redis.call('HGET', spend, 'since'))
+  local first = math.max(hour - 1 - baseline_hours, since)
+  local last = hour - 2
+  if last < first then return {'ok'} end
+  local fields = {}
+  for h = first, last do fields[#fields + 1] = tostring(h) end
+  local values = redis.call('HMGET', spend, unpack(fields))
+  local sum = 0
+  for i = 1, #values do sum = sum + (tonumber(values[i]) or 0) end
+  local baseline = sum / (last - first + 1)
+  local factor = tonumber(shape[4])
+  if last_hour <= factor * baseline then return {'ok'} end
+  local reason = string.format('spending in the last hour ($%.2f) is over %sx the usual $%.2f an hour', last_hour / 1e6, shape[4], baseline / 1e6)
+  redis.call('HSET', pause, 'paused', '1', 'reason', reason, 'at', now_text, 'by', 'cost_spike')
+  redis.call('HDEL', pause, 'resumedAt', 'resumedBy')
+  return {'tripped', reason}
 end
-local actual = tonumber(ARGV[3])
-if actual <= 0 then return {'ok'} end
-local spend = KEYS[scopes * 2 + 1]
-local pause = KEYS[scopes * 2 + 2]
-local hour = tonumber(ARGV[7])
-local baseline_hours = tonumber(ARGV[10])
-redis.call('HINCRBY', spend, tostring(hour), actual)
-redis.call('HSETNX', spend, 'since', tostring(hour))
-redis.call('HDEL', spend, tostring(hour - baseline_hours - 2))
-redis.call('PEXPIRE', spend, (baseline_hours + 2) * 3600000)
-local now = tonumber(ARGV[12])
-local state = redis.call('HMGET', pause, 'paused', 'resumedAt')
-if state[1] == '1' or (state[2] and now - tonumber(state[2]) < 3600000) then return {'ok'} end
-local since = tonumber(redis.call('HGET', spend, 'since'))
-local first = math.max(hour - 1 - baseline_hours, since)
-local last = hour - 2
-if last < first then return {'ok'} end
-local fields = {tostring(hour), tostring(hour - 1)}
-for h = first, last do fields[#fields + 1] = tostring(h) end
-local values = redis.call('HMGET', spend, unpack(fields))
-local last_hour = (tonumber(values[1]) or 0) + (tonumber(values[2]) or 0) * (1000 - tonumber(ARGV[8])) / 1000
-local sum = 0
-for i = 3, #values do sum = sum + (tonumber(values[i]) or 0) end
-local baseline = sum / (last - first + 1)
-local factor = tonumber(ARGV[9])
-if last_hour <= tonumber(ARGV[11]) or last_hour <= factor * baseline then return {'ok'} end
-local reason = string.format('spending in the last hour ($%.2f) is over %sx the usual $%.2f an hour', last_hour / 1e6, ARGV[9], baseline / 1e6)
-redis.call('HSET', pause, 'paused', '1', 'reason', reason, 'at', ARGV[12], 'by', 'cost_spike')
-redis.call('HDEL', pause, 'resumedAt', 'resumedBy')
-return {'tripped', reason}
+`;
+
+/** KEYS: 3 per scope. ARGV: tokens, micro-dollars, "day expiry,month expiry,scope count,limits…". */
+export const RESERVE_SCRIPT = `${SPLIT}${FIND_EXHAUSTED}${ADD_USAGE}${RESERVE}
+return reserve(1, ARGV[1], ARGV[2], split(ARGV[3]))
+`;
+
+/**
+ * KEYS: 2 per scope (day, month usage), spend, pause. ARGV: token delta, micro delta, actual micro,
+ * now, "day expiry,month expiry,scope count,factor,baseline hours,floor in micro-dollars".
+ */
+export const SETTLE_SCRIPT = `${SPLIT}${ADD_USAGE}${SETTLE}
+local shape = split(ARGV[5])
+local scopes = tonumber(shape[3])
+local function usage_key(s, p) return KEYS[s * 2 + p] end
+return settle(usage_key, KEYS[scopes * 2 + 1], KEYS[scopes * 2 + 2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], shape)
+`;
+
+/**
+ * A run's settlement and its next reservation in one call (they charge the same scopes): the
+ * settlement first, so the reservation is checked against what the last call really used.
+ * KEYS: 3 per scope (as RESERVE), spend, pause. ARGV: SETTLE's five, then RESERVE's three.
+ * Returns the reservation's reply followed by the settlement's.
+ */
+export const SETTLE_AND_RESERVE_SCRIPT = `${SPLIT}${FIND_EXHAUSTED}${ADD_USAGE}${RESERVE}${SETTLE}
+local settle_shape = split(ARGV[5])
+local scopes = tonumber(settle_shape[3])
+local function usage_key(s, p) return KEYS[s * 3 + 1 + p] end
+local settled = settle(usage_key, KEYS[scopes * 3 + 1], KEYS[scopes * 3 + 2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], settle_shape)
+local reserved = reserve(1, ARGV[6], ARGV[7], split(ARGV[8]))
+return {reserved, settled}
 `;

@@ -23,7 +23,12 @@ import type {
 } from '../core/budget/budget-store.ts';
 import { isStringRecord } from '../core/is-record.ts';
 import { DEFAULT_BREAKERS } from '../core/limits.ts';
-import { ADMIT_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from './redis-budget-scripts.ts';
+import {
+  ADMIT_SCRIPT,
+  RESERVE_SCRIPT,
+  SETTLE_AND_RESERVE_SCRIPT,
+  SETTLE_SCRIPT,
+} from './redis-budget-scripts.ts';
 import { defineScript, wrapUnavailable } from './redis-connection.ts';
 import type { RedisKeys } from './redis-keys.ts';
 
@@ -38,10 +43,10 @@ export interface RedisBudgetStoreOptions {
 const admitScript = defineScript(ADMIT_SCRIPT);
 const reserveScript = defineScript(RESERVE_SCRIPT);
 const settleScript = defineScript(SETTLE_SCRIPT);
+const settleAndReserveScript = defineScript(SETTLE_AND_RESERVE_SCRIPT);
 
 const RATE_WINDOW_MS = 60_000;
 const MAX_CACHED_SHAPES = 10_000;
-const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 // Usage outlives its period a little, so yesterday's figures can still be looked at.
 const KEEP_AFTER_PERIOD_MS: Readonly<Record<BudgetPeriod, number>> = { day: 2 * DAY_MS, month: 7 * DAY_MS };
@@ -78,34 +83,83 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
       LIMIT_KEYS.map((key) => toStored(key, defaults[kind][key]) ?? -1),
     ]),
   );
-  const defaultArgs = (scopes: readonly BudgetScope[]) =>
-    scopes.flatMap((scope) => storedDefaults.get(scope.kind) ?? []);
+  const limitsArg = (scopes: readonly BudgetScope[]) =>
+    [scopes.length, ...scopes.flatMap((scope) => storedDefaults.get(scope.kind) ?? [])].join(',');
 
   // A run's calls charge the same scopes again and again: their keys and arguments are built once
   // per scope set and day.
   interface CallShape {
     readonly reserveKeys: string[];
     readonly settleKeys: string[];
-    readonly expiries: number[];
-    readonly limits: number[];
+    /** reserveKeys, then spend and pause: a settlement and the next reservation together. */
+    readonly bothKeys: string[];
+    /** "day expiry,month expiry,scope count,limits…" (see redis-budget-scripts.ts). */
+    readonly reserveShape: string;
+    /** "day expiry,month expiry,scope count,factor,baseline hours,floor". */
+    readonly settleShape: string;
   }
   const shapes = new Map<string, CallShape>();
+  // The metered client hands the same scopes array to every call of a run: looked up by identity
+  // first, the shape costs no key string per call.
+  const byArray = new WeakMap<readonly BudgetScope[], { readonly day: number; readonly shape: CallShape }>();
   const shapeOf = (scopes: readonly BudgetScope[], at: number): CallShape => {
-    const day = periodBucket('day', at);
-    let cacheKey = day;
+    const dayIndex = Math.floor(at / DAY_MS);
+    const known = byArray.get(scopes);
+    if (known?.day === dayIndex) return known.shape;
+    let cacheKey = periodBucket('day', at);
     for (const scope of scopes) cacheKey += `|${scope.kind}:${scope.id}`;
     let shape = shapes.get(cacheKey);
     if (shape === undefined) {
+      const until = expiries(at).join(',');
+      const reserveKeys = scopes.flatMap((scope) => scopeKeys(scope, at));
       shape = {
-        reserveKeys: scopes.flatMap((scope) => scopeKeys(scope, at)),
-        settleKeys: scopes.flatMap((scope) => [usageKey(scope, 'day', at), usageKey(scope, 'month', at)]),
-        expiries: expiries(at),
-        limits: defaultArgs(scopes),
+        reserveKeys,
+        bothKeys: [...reserveKeys, keys.spend('hourly'), keys.pause('global')],
+        // The usage keys of each scope's three (its limits hash comes first).
+        settleKeys: [
+          ...reserveKeys.filter((_, index) => index % 3 !== 0),
+          keys.spend('hourly'),
+          keys.pause('global'),
+        ],
+        reserveShape: `${until},${limitsArg(scopes)}`,
+        settleShape: [
+          until,
+          scopes.length,
+          spike.factor,
+          spike.baselineHours,
+          toMicroUsd(spike.minHourlyUsd),
+        ].join(','),
       };
       if (shapes.size >= MAX_CACHED_SHAPES) shapes.clear();
       shapes.set(cacheKey, shape);
     }
+    byArray.set(scopes, { day: dayIndex, shape });
     return shape;
+  };
+
+  /**
+   * Settlements wait for the rest of the current tick: the app sends a run's settlement just before
+   * its next reservation (same scopes), and the two then go as one script call. Any other is sent
+   * on its own at the end of the tick, and anything that reads usage sends them all first. Redis
+   * runs a connection's commands in order, so nothing reads a bucket past a settlement it missed.
+   */
+  interface HeldSettlement {
+    readonly shape: CallShape;
+    readonly args: readonly (string | number)[];
+    readonly settled: (reply: unknown) => void;
+    readonly failed: (error: unknown) => void;
+  }
+  let held: HeldSettlement[] = [];
+  const sendHeld = (): void => {
+    const batch = held;
+    held = [];
+    for (const entry of batch) {
+      settleScript.run(redis, entry.shape.settleKeys, entry.args).then(entry.settled, entry.failed);
+    }
+  };
+  const trippedOf = (reply: unknown, now: number): GlobalPause | null => {
+    const parts = asArray(reply);
+    return parts[0] === 'tripped' ? { reason: String(parts[1]), at: now, by: 'cost_spike' } : null;
   };
 
   const exhaustionOf = (scopes: readonly BudgetScope[], reply: unknown[], now: number): Exhaustion => {
@@ -126,6 +180,7 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
   return {
     admit: (input) =>
       wrapUnavailable('budget.admit', async (): Promise<Admission> => {
+        sendHeld();
         const reply = asArray(
           await admitScript.run(
             redis,
@@ -134,14 +189,7 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
               keys.rate(scopeKey(input.user)),
               ...input.scopes.flatMap((s) => scopeKeys(s, input.now)),
             ],
-            [
-              input.now,
-              RATE_WINDOW_MS,
-              input.userMessagesPerMinute,
-              input.eventId,
-              input.scopes.length,
-              ...defaultArgs(input.scopes),
-            ],
+            [input.now, RATE_WINDOW_MS, input.userMessagesPerMinute, input.eventId, limitsArg(input.scopes)],
           ),
         );
         switch (reply[0]) {
@@ -166,15 +214,20 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
     reserve: (scopes, amount, now) =>
       wrapUnavailable('budget.reserve', async () => {
         const shape = shapeOf(scopes, now);
-        const reply = asArray(
-          await reserveScript.run(redis, shape.reserveKeys, [
-            amount.tokens,
-            amount.microUsd,
-            ...shape.expiries,
-            scopes.length,
-            ...shape.limits,
-          ]),
-        );
+        const args = [amount.tokens, amount.microUsd, shape.reserveShape];
+        const index = held.findIndex((entry) => entry.shape === shape);
+        const settlement = held[index];
+        let reply: unknown[];
+        if (settlement === undefined) {
+          reply = asArray(await reserveScript.run(redis, shape.reserveKeys, args));
+        } else {
+          // Every other held settlement goes first, so this reservation sees them all, as before.
+          held.splice(index, 1);
+          sendHeld();
+          const both = settleAndReserveScript.run(redis, shape.bothKeys, [...settlement.args, ...args]);
+          both.then((value) => settlement.settled(asArray(value)[1]), settlement.failed);
+          reply = asArray(asArray(await both)[0]);
+        }
         if (reply[0] === 'exhausted')
           return { ok: false as const, exhaustion: exhaustionOf(scopes, reply, now) };
         return { ok: true as const, reservation: { scopes, amount, at: now } };
@@ -188,32 +241,19 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
           microUsd: actual.microUsd - reservation.amount.microUsd,
         };
         const shape = shapeOf(scopes, at);
-        const reply = asArray(
-          await settleScript.run(
-            redis,
-            [...shape.settleKeys, keys.spend('hourly'), keys.pause('global')],
-            [
-              delta.tokens,
-              delta.microUsd,
-              actual.microUsd,
-              ...shape.expiries,
-              scopes.length,
-              Math.floor(now / HOUR_MS),
-              Math.floor(((now % HOUR_MS) / HOUR_MS) * 1000),
-              spike.factor,
-              spike.baselineHours,
-              toMicroUsd(spike.minHourlyUsd),
-              now,
-            ],
-          ),
-        );
-        const tripped: GlobalPause | null =
-          reply[0] === 'tripped' ? { reason: String(reply[1]), at: now, by: 'cost_spike' } : null;
-        return { tripped };
+        const args = [delta.tokens, delta.microUsd, actual.microUsd, now, shape.settleShape];
+        const reply = await new Promise<unknown>((settled, failed) => {
+          held.push({ shape, args, settled, failed });
+          // Scheduled when the app hands the settlement over, which is before the write it rides
+          // with is queued: this runs just ahead of that write's auto-pipelined flush.
+          if (held.length === 1) setImmediate(sendHeld);
+        });
+        return { tripped: trippedOf(reply, now) };
       }),
 
     report: (scopes, now) =>
       wrapUnavailable('budget.report', async () => {
+        sendHeld();
         // Plain commands, not an explicit pipeline: auto-pipelined, they leave after anything this
         // connection queued before them (a settlement just flushed), so the report includes it.
         const replies = await Promise.all(

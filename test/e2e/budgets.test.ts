@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CommandInvocation } from '../../src/core/commands/command-types.ts';
 import type { ButtonAction, IncomingMessage } from '../../src/core/conversation.ts';
 import { type ScriptedOpenAI, startScriptedOpenAI } from '../fakes/scripted-openai-server.ts';
@@ -224,14 +224,17 @@ admins: { slack: [${ADMIN}] }
       await answered(app, mention(text, 'UASKER01', thread));
       app.surface.posted.length = 0;
     }
-    const shown = await app.steward.commands.handle(command('budget'));
-    // Every request the model server saw was charged: 15 tokens each (10 prompt + 5 completion).
+    // The session is summarised as the second run ends, just after its answer is posted.
+    await vi.waitFor(async () => {
+      expect(
+        server.requests.some((r) => JSON.stringify(r.messages).includes('The conversation so far')),
+      ).toBe(true);
+      const shown = await app.steward.commands.handle(command('budget'));
+      // Every request the model server saw was charged: 15 tokens each (10 prompt + 5 completion).
+      expect(shown.text).toContain(
+        `• tokens per day: ${(server.requests.length * 15).toLocaleString('en-US')} tokens used, no limit`,
+      );
+    });
     expect(server.requests.map((r) => r.model)).toContain('gpt-plan');
-    expect(server.requests.some((r) => JSON.stringify(r.messages).includes('The conversation so far'))).toBe(
-      true,
-    );
-    expect(shown.text).toContain(
-      `• tokens per day: ${(server.requests.length * 15).toLocaleString('en-US')} tokens used, no limit`,
-    );
   });
 });

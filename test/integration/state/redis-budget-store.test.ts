@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BudgetScope } from '../../../src/core/budget/budget.ts';
 import type { BudgetStore } from '../../../src/core/budget/budget-store.ts';
 import { createRedisBudgetStore } from '../../../src/state/redis-budget-store.ts';
@@ -47,6 +47,36 @@ describe('redis budget store: usage', () => {
       expect(await expiresAt(scope, '2026-11-22')).toBe(DAY_END + 2 * DAY_MS);
       expect(await expiresAt(scope, '2026-11')).toBe(MONTH_END + 7 * DAY_MS);
     }
+  });
+
+  it('sends a settlement and the next reservation of the same scopes as one call, settlement first', async () => {
+    const client = test.redis.duplicate();
+    const sendCommand = vi.spyOn(client, 'sendCommand');
+    const budgets = createRedisBudgetStore({
+      redis: client,
+      keys,
+      defaults: { channel: { tokensPerDay: 1_000 }, workspace: {}, user: {} },
+    });
+    const scopes = [channel, user];
+    const first = await budgets.reserve(scopes, { tokens: 1_000, microUsd: 0 }, NOW);
+    if (!first.ok) throw new Error('refused');
+    sendCommand.mockClear();
+
+    // As the app does it: the settlement is handed over, and the next reservation follows at once.
+    // With the 1,000 reserved still counted, 1,000 tokens a day would refuse any more.
+    const settled = budgets.settle(first.reservation, { tokens: 100, microUsd: 0 }, NOW + 1_000);
+    const second = await budgets.reserve(scopes, { tokens: 200, microUsd: 0 }, NOW + 1_000);
+    await settled;
+
+    expect(second.ok).toBe(true);
+    // One script call: its source the first time this connection runs it, its SHA after.
+    expect(sendCommand.mock.calls.map(([command]) => command.name)).toEqual(['eval']);
+    expect(await usage(channel, '2026-11-22')).toEqual({ tokens: '300' });
+    // A settlement with no reservation after it still goes, at the end of the tick.
+    if (!second.ok) return;
+    await budgets.settle(second.reservation, { tokens: 50, microUsd: 0 }, NOW + 2_000);
+    expect(await usage(channel, '2026-11-22')).toEqual({ tokens: '150' });
+    client.disconnect();
   });
 
   it('writes no usd field while calls cost nothing (an unpriced model)', async () => {
