@@ -2,6 +2,21 @@ import type { ConversationRef } from './conversation.ts';
 import { type ChatMessage, type TokenUsage, type ToolCallRequest, ZERO_USAGE } from './messages.ts';
 import type { ToolRisk } from './tools/define-tool.ts';
 
+/**
+ * A new approval's id: `<rootRunId>_<12 characters of unique>`. It names the top run, whose
+ * checkpoint holds the approval while it waits, so a click finds it without an index of its own.
+ * Only [A-Za-z0-9_-] when the run id and `unique` are (a Discord custom_id carries it).
+ */
+export function newApprovalId(rootRunId: string, unique: string): string {
+  return `${rootRunId}_${unique.replaceAll('-', '').slice(0, 12)}`;
+}
+
+/** The top run a newApprovalId names; undefined for ids of another shape (earlier releases' UUIDs). */
+export function runIdOfApproval(approvalId: string): string | undefined {
+  const cut = approvalId.lastIndexOf('_');
+  return cut > 0 && cut < approvalId.length - 1 ? approvalId.slice(0, cut) : undefined;
+}
+
 /** A tool call waiting for a person, bound to the run, the tool and the exact arguments. */
 export interface PendingApproval {
   readonly approvalId: string;

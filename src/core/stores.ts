@@ -92,11 +92,13 @@ export interface ApprovalDecisionRecord {
   readonly at: number;
 }
 
-export interface StoredApproval {
-  readonly approval: PendingApproval;
-  /** Null while pending. */
-  readonly decided: ApprovalDecisionRecord | null;
-}
+/**
+ * A pending approval always has its content. A decided one may not any more: its run moved on
+ * from it, and all a late click needs is who decided.
+ */
+export type StoredApproval =
+  | { readonly approval: PendingApproval; readonly decided: null }
+  | { readonly approval: PendingApproval | undefined; readonly decided: ApprovalDecisionRecord };
 
 export type DecideResult =
   | { readonly status: 'decided'; readonly approval: PendingApproval }
@@ -105,6 +107,10 @@ export type DecideResult =
   | { readonly status: 'not_found' };
 
 export interface ApprovalStore {
+  /**
+   * Called once the run's checkpoint holding the approval (as its pendingApproval) is saved: the
+   * Redis store reads the approval from there, and writes nothing here when the id names the run.
+   */
   create(approval: PendingApproval): Promise<void>;
   get(approvalId: string): Promise<StoredApproval | undefined>;
   /**
@@ -114,7 +120,7 @@ export interface ApprovalStore {
    */
   decide(approvalId: string, decision: ApprovalDecisionRecord, now: number): Promise<DecideResult>;
   /** Pending (undecided, unexpired) approvals of one conversation, oldest first. */
-  listPending(conversationKey: string, now: number): Promise<PendingApproval[]>;
+  listPending(conversation: ConversationRef, now: number): Promise<PendingApproval[]>;
 }
 
 /** Drops platform events seen before (retries, several processes on one token). */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ConversationRef } from '../core/conversation.ts';
+import { type ConversationRef, conversationKey } from '../core/conversation.ts';
 import { IllegalTransitionError } from '../core/errors.ts';
 import { isRecord, isStringRecord } from '../core/is-record.ts';
 import { type Clock, systemClock } from '../core/ports.ts';
@@ -11,6 +11,7 @@ import {
   type RunStore,
   TERMINAL_RUN_STATUSES,
 } from '../core/stores.ts';
+import { createCheckpointJournal, isJournal, readJournal } from './checkpoint-journal.ts';
 import { packJson, unpackJson } from './packed-json.ts';
 import { defineScript, wrapUnavailable } from './redis-connection.ts';
 import { channelKeyOf, type RedisKeys } from './redis-keys.ts';
@@ -84,6 +85,7 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
   const ttl = options.runTtlSeconds ?? DEFAULT_RUN_TTL_SECONDS;
   const clock = options.clock ?? systemClock;
   const channelRunsKey = (ref: ConversationRef) => keys.channelRuns(channelKeyOf(ref));
+  const journal = createCheckpointJournal();
 
   const storedConversation = async (runId: string): Promise<ConversationRef | null> => {
     const fields = ['platform', 'tenantId', 'channelId', 'threadId', 'conversation'] as const;
@@ -116,7 +118,7 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
     get: (runId) =>
       wrapUnavailable('run.get', async () => {
         const hash = await redis.hgetall(keys.run(runId));
-        return Object.keys(hash).length === 0 ? undefined : fromHash(hash);
+        return Object.keys(hash).length === 0 ? undefined : fromHash(hash, runId);
       }),
 
     transition: (runId, to, patch) =>
@@ -143,7 +145,7 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
         if (!Array.isArray(reply) || reply.length < 2) throw new Error(`run.transition: unexpected reply`);
         const [moved, ...rest] = reply.map(String);
         if (moved !== '1') throw new IllegalTransitionError(runId, rest[0] || null, to);
-        return fromHash(pairsToRecord(rest));
+        return fromHash(pairsToRecord(rest), runId);
       }),
 
     activeInChannel: (channel) =>
@@ -164,7 +166,7 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
             stale.push(runId);
             return;
           }
-          const record = fromHash(hash);
+          const record = fromHash(hash, runId);
           if (TERMINAL_RUN_STATUSES.includes(record.status)) stale.push(runId);
           else active.push(record);
         });
@@ -174,16 +176,36 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
 
     saveCheckpoint: (state) =>
       wrapUnavailable('run.saveCheckpoint', async () => {
-        // A run waiting for a person may wait for days: pack it. Hot checkpoints stay plain JSON.
-        const value = isWaiting(state) ? packJson(state) : JSON.stringify(state);
-        await redis.set(keys.checkpoint(state.runId), value, 'EX', ttl);
+        const key = keys.checkpoint(state.runId);
+        if (isWaiting(state)) {
+          // A run waiting for a person may wait for days: packed whole, it is as small as it gets.
+          journal.forget(state);
+          await redis.set(key, packJson(state), 'EX', ttl);
+          return;
+        }
+        // A running run's steps add to its journal (see checkpoint-journal.ts).
+        const write = journal.encode(state);
+        try {
+          if (write.mode === 'set') {
+            await redis.set(key, write.value, 'EX', ttl);
+            return;
+          }
+          const length = await redis.append(key, write.value);
+          // Nothing was stored to add to (the key expired or was deleted): store it whole again.
+          if (length === Buffer.byteLength(write.value)) {
+            await redis.set(key, journal.encode(state, { whole: true }).value, 'EX', ttl);
+          }
+        } catch (error) {
+          journal.forget(state);
+          throw error;
+        }
       }),
 
     loadCheckpoint: (runId) =>
       wrapUnavailable('run.loadCheckpoint', async () => {
         const raw = await redis.getBuffer(keys.checkpoint(runId));
         if (raw === null) return undefined;
-        const parsed = unpackJson(raw);
+        const parsed = isJournal(raw) ? readJournal(raw) : unpackJson(raw);
         if (!isRunState(parsed)) throw new Error(`checkpoint of run ${runId} is not a run state`);
         // Checkpoints saved before these fields existed: plain limits, a run of its own, no sub-agent.
         return {
@@ -201,13 +223,15 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RunStore {
 /**
  * Every value short and flat (the conversation as its parts, no outcome until there is one), so
  * Redis keeps the hash as a listpack: about 400 bytes instead of 1.1 KB as a hashtable, which it
- * switches to once any value passes 64 bytes (a long message text still does that).
+ * switches to once any value passes 64 bytes (a long message text still does that). What the key
+ * and the other fields already say is left out (a run may wait days for a person): the run id
+ * (the key's), the conversation key when it is the conversation's own, the plain limits scale.
+ * Records of earlier releases have those fields, and read the same.
  */
 function toHash(record: RunRecord): string[] {
   const { platform, tenantId, channelId, threadId } = record.conversation;
+  const derivedKey = conversationKey(record.conversation);
   return [
-    'runId',
-    record.runId,
     'platform',
     platform,
     'tenantId',
@@ -215,8 +239,7 @@ function toHash(record: RunRecord): string[] {
     'channelId',
     channelId,
     ...(threadId === null ? [] : ['threadId', threadId]),
-    'conversationKey',
-    record.conversationKey,
+    ...(record.conversationKey === derivedKey ? [] : ['conversationKey', record.conversationKey]),
     'requestedBy',
     record.requestedBy,
     'agent',
@@ -232,18 +255,18 @@ function toHash(record: RunRecord): string[] {
     'updatedAt',
     String(record.updatedAt),
     ...(record.outcome === null ? [] : ['outcome', JSON.stringify(record.outcome)]),
-    'limitsScale',
-    String(record.limitsScale),
+    ...(record.limitsScale === DEFAULT_LIMITS_SCALE ? [] : ['limitsScale', String(record.limitsScale)]),
   ];
 }
 
-function fromHash(hash: Record<string, string>): RunRecord {
+function fromHash(hash: Record<string, string>, runId: string): RunRecord {
   const status = hash.status;
-  if (!RUN_STATUSES.includes(status as RunStatus)) throw new Error(`run ${hash.runId}: bad status ${status}`);
+  if (!RUN_STATUSES.includes(status as RunStatus)) throw new Error(`run ${runId}: bad status ${status}`);
+  const conversation = conversationOf(hash);
   return {
-    runId: hash.runId ?? '',
-    conversation: conversationOf(hash),
-    conversationKey: hash.conversationKey ?? '',
+    runId,
+    conversation,
+    conversationKey: hash.conversationKey ?? conversationKey(conversation),
     requestedBy: hash.requestedBy ?? '',
     agent: hash.agent ?? '',
     text: hash.text ?? '',

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConversationRef } from '../../../src/core/conversation.ts';
 import { IllegalTransitionError } from '../../../src/core/errors.ts';
 import type { RunState } from '../../../src/core/run-state.ts';
@@ -87,16 +87,28 @@ describe('redis run store', () => {
     expect(await store.get('missing')).toBeUndefined();
   });
 
-  it('keeps a run record of short values in under 500 bytes of Redis, DMs (no thread) included', async () => {
+  it('keeps a run record of short values in under 400 bytes of Redis, DMs (no thread) included', async () => {
     const dm = {
       ...newRun('44f56225-2816-4624-bb4e-d85b8223ff96'),
       conversation: { ...conversation, threadId: null },
+      conversationKey: 'slack:T1:C1:-',
     };
     await store.create(dm);
     await store.transition(dm.runId, 'running');
     await store.transition(dm.runId, 'awaiting_approval');
-    expect(Number(await test.redis.memory('USAGE', keys.run(dm.runId)))).toBeLessThan(500);
-    expect(await store.get(dm.runId)).toMatchObject({ conversation: dm.conversation, outcome: null });
+    // 470 bytes while the record repeated its run id (the key's) and its conversation key.
+    expect(Number(await test.redis.memory('USAGE', keys.run(dm.runId)))).toBeLessThan(400);
+    expect(await test.redis.hmget(keys.run(dm.runId), 'runId', 'conversationKey', 'limitsScale')).toEqual([
+      null,
+      null,
+      null,
+    ]);
+    expect(await store.get(dm.runId)).toMatchObject({
+      runId: dm.runId,
+      conversation: dm.conversation,
+      conversationKey: 'slack:T1:C1:-',
+      outcome: null,
+    });
   });
 
   it('reads and moves a record written when the conversation was one JSON field', async () => {
@@ -235,6 +247,12 @@ describe('redis run store', () => {
     expect(await store.activeInChannel(channel)).toMatchObject([{ runId: 'old', status: 'running' }]);
   });
 
+  it("keeps a conversation key that is not the conversation's own", async () => {
+    await store.create(newRun('odd', 'x', { conversationKey: 'console:local' }));
+    expect((await store.get('odd'))?.conversationKey).toBe('console:local');
+    expect((await store.transition('odd', 'running')).conversationKey).toBe('console:local');
+  });
+
   it('round-trips limitsScale, and reads 1 when it was not given or the record predates it', async () => {
     await store.create(newRun('raised', 'retry', { limitsScale: 2 }));
     expect((await store.get('raised'))?.limitsScale).toBe(2);
@@ -291,11 +309,82 @@ describe('redis run store', () => {
     expect(stored).toBeLessThan(JSON.stringify(waiting).length / 2.5);
     expect(await store.loadCheckpoint(waiting.runId)).toEqual(waiting);
 
-    // Once it runs again the checkpoint is plain JSON (packing costs CPU on every step).
-    await store.saveCheckpoint({ ...waiting, pendingApproval: null });
-    expect(await test.redis.get(keys.checkpoint(waiting.runId))).toBe(
-      JSON.stringify({ ...waiting, pendingApproval: null }),
+    // Once it runs again the checkpoint is a journal of plain JSON (packing costs CPU on every step).
+    const running = { ...waiting, pendingApproval: null };
+    await store.saveCheckpoint(running);
+    expect(await test.redis.get(keys.checkpoint(waiting.runId))).toContain(
+      '"role":"user","content":"refund order 55"',
     );
+    expect(await store.loadCheckpoint(waiting.runId)).toEqual(running);
+  });
+
+  it('stores a running run’s steps as what each added, and reads back the whole state', async () => {
+    const state: RunState = {
+      ...checkpoint('r-journal', 0),
+      messages: [
+        { role: 'system', content: 'You look things up.' },
+        { role: 'user', content: 'look up five items' },
+      ],
+    };
+    // What each save sends to Redis, seen on the client the store writes with.
+    const client = test.redis.duplicate();
+    const sendCommand = vi.spyOn(client, 'sendCommand');
+    const journaled = createRedisRunStore({ redis: client, keys });
+    const sentBytes = () => {
+      const bytes = sendCommand.mock.calls.reduce(
+        (sum, [command]) =>
+          sum + command.args.reduce<number>((n, arg) => n + Buffer.byteLength(String(arg)), 0),
+        0,
+      );
+      sendCommand.mockClear();
+      return bytes;
+    };
+    await journaled.saveCheckpoint(state);
+    const sent = [sentBytes()];
+    for (let step = 0; step < 5; step += 1) {
+      const output = `{"id":"${step}","value":"${'x'.repeat(2_000)}"}`;
+      state.messages.push(
+        {
+          role: 'assistant',
+          content: null,
+          toolCalls: [{ id: `call_${step}`, name: 'lookup', arguments: '{}' }],
+        },
+        { role: 'tool', toolCallId: `call_${step}`, content: output },
+      );
+      state.iterations = step + 1;
+      await journaled.saveCheckpoint(state);
+      sent.push(sentBytes());
+      expect(await store.loadCheckpoint(state.runId)).toEqual(state);
+    }
+    client.disconnect();
+    // Each step sent about its own 2 KB, not the 2–10 KB of everything so far.
+    expect(JSON.stringify(state).length).toBeGreaterThan(10_000);
+    expect(Math.max(...sent.slice(1))).toBeLessThan(3_000);
+  });
+
+  it('starts a journal over when the messages were replaced, or the stored value is gone', async () => {
+    const state: RunState = {
+      ...checkpoint('r-restart', 0),
+      messages: [{ role: 'user', content: 'first' }],
+    };
+    await store.saveCheckpoint(state);
+    state.messages = [{ role: 'user', content: 'replaced' }];
+    await store.saveCheckpoint(state);
+    expect(await store.loadCheckpoint(state.runId)).toEqual(state);
+
+    await test.redis.del(keys.checkpoint(state.runId));
+    state.messages.push({ role: 'assistant', content: 'answer' });
+    await store.saveCheckpoint(state);
+    expect(await store.loadCheckpoint(state.runId)).toEqual(state);
+    expect(await test.redis.ttl(keys.checkpoint(state.runId))).toBeGreaterThan(0);
+  });
+
+  it('refuses a journal whose messages do not add up rather than resuming a run without some', async () => {
+    const key = keys.checkpoint('r-broken');
+    const header = JSON.stringify({ ...checkpoint('r-broken', 0), messages: undefined, n: 2 });
+    await test.redis.set(key, `\u0002\nh${header}\nm{"role":"user","content":"only one"}`);
+
+    await expect(store.loadCheckpoint('r-broken')).rejects.toThrow(/1 messages stored, the header counts 2/);
   });
 
   it('reads limitsScale 1 from a checkpoint saved before it existed', async () => {
