@@ -170,7 +170,7 @@ export async function createSteward(options: StewardOptions): Promise<Steward> {
   }
   const keys = createKeys(env.redisPrefix);
   const runs = createRedisRunStore({ redis, keys, clock });
-  const approvals = createRedisApprovalStore({ redis, keys });
+  const approvals = createRedisApprovalStore({ redis, keys, runs });
   const channels = createRedisChannelSettingsStore({ redis, keys });
   const notes = createRedisNotesStore({ redis, keys });
 

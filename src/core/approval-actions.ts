@@ -17,8 +17,8 @@ export async function decideApproval(
   const { approvals, queue, surface, clock, refuse } = deps;
   const stored = await approvals.get(action.approvalId);
   if (!stored) return refuse(action, action.userId, 'This approval no longer exists; ask Steward again.');
-  const { approval } = stored;
   if (stored.decided) return refuse(action, action.userId, decidedAlready(stored.decided));
+  const { approval } = stored;
   const check = checkApprover(
     action.userId,
     approval,

@@ -113,8 +113,7 @@ export function createConversationService(options: ConversationServiceOptions): 
   };
 
   return {
-    pendingApprovals: (conversation) =>
-      options.approvals.listPending(conversationKey(conversation), clock.now()),
+    pendingApprovals: (conversation) => options.approvals.listPending(conversation, clock.now()),
     isFollowUp: (conversation) => flags.isActive(conversationKey(conversation)),
 
     claim: (eventId) => options.dedupe.claim(eventId),

@@ -7,7 +7,7 @@ import { lazyChild } from './lazy-logger.ts';
 import type { ToolCallRequest } from './messages.ts';
 import { maskSecretFields } from './redaction.ts';
 import type { RunContext } from './run-context.ts';
-import type { PendingApproval, RunOutcome } from './run-state.ts';
+import { newApprovalId, type PendingApproval, type RunOutcome } from './run-state.ts';
 import type { Tool } from './tools/define-tool.ts';
 import { renderToolResult } from './tools/render-result.ts';
 import { failure, success, type ToolResult } from './tools/tool-result.ts';
@@ -183,7 +183,8 @@ function interrupt(
   const now = ctx.clock.now();
   const { state } = ctx;
   const approval: PendingApproval = {
-    approvalId: ctx.newId(),
+    // Names the top run, whose checkpoint holds the approval while it waits (redis-approval-store).
+    approvalId: newApprovalId(state.rootRunId, ctx.newId()),
     // The top run: it is what the queue resumes, whichever sub-agent asked.
     runId: state.rootRunId,
     agent: state.agent,

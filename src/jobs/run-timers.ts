@@ -4,8 +4,12 @@
  * about 1.4 KB plus event-stream entries, a member here about 250 bytes, and a run parked for
  * approval should cost its conversation almost nothing while it waits.
  *
- * Key (this module owns it): `${prefix}timers`, sorted set of item JSON scored by due time in ms.
- * No TTL: a member leaves when its item has been enqueued.
+ * Key (this module owns it): `${prefix}timers`, sorted set scored by due time in ms. No TTL: a member
+ * leaves when its item has been enqueued. A member is the item in its smallest form (timerMember):
+ * an approval's expiry, the only item scheduled today, is `["e",approvalId,conversationKey]` (about
+ * 90 bytes; the approval's id names its run) instead of the whole item's JSON (about 240), or
+ * `["x",approvalId,runId,conversationKey]` for an approval id that does not name its run; any other
+ * item is its JSON. Members written as item JSON by earlier releases are still read.
  *
  * Every worker process sweeps. A sweep claims due members by moving their score a lease into the
  * future (one Lua step, so two sweepers never claim the same member at once), enqueues each item as
@@ -15,6 +19,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/ports.ts';
+import { runIdOfApproval } from '../core/run-state.ts';
 import type { WorkItem } from '../core/work.ts';
 import { defineScript } from '../state/redis-connection.ts';
 import { parseWorkItem } from './conversation-lanes.ts';
@@ -45,7 +50,46 @@ export async function scheduleTimer(
   item: WorkItem,
   dueAt: number,
 ): Promise<void> {
-  await redis.zadd(timersKey(prefix), dueAt, JSON.stringify(item));
+  await redis.zadd(timersKey(prefix), dueAt, timerMember(item));
+}
+
+/** Tags of the compact forms of an expiry whose item id is `expire:<approvalId>`. */
+const EXPIRY_OF_NAMED_RUN = 'e';
+const EXPIRY = 'x';
+
+/**
+ * The member a timer is stored as. Deterministic, so the same item scheduled twice is one member.
+ * Only an expiry whose item id the compact form can rebuild is compacted; anything else is its JSON.
+ */
+export function timerMember(item: WorkItem): string {
+  if (item.kind !== 'expire' || item.itemId !== `expire:${item.approvalId}`) return JSON.stringify(item);
+  if (runIdOfApproval(item.approvalId) === item.runId) {
+    return JSON.stringify([EXPIRY_OF_NAMED_RUN, item.approvalId, item.conversationKey]);
+  }
+  return JSON.stringify([EXPIRY, item.approvalId, item.runId, item.conversationKey]);
+}
+
+/** The item a member stands for, compact or item JSON; undefined when it is neither. */
+export function parseTimerMember(member: string): WorkItem | undefined {
+  if (!member.startsWith('[')) return parseWorkItem(member);
+  let value: unknown;
+  try {
+    value = JSON.parse(member);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || !value.every((part) => typeof part === 'string')) return undefined;
+  const parts = value as string[];
+  const [tag, approvalId] = parts;
+  if (approvalId === undefined) return undefined;
+  const [runId, conversationKey] =
+    tag === EXPIRY_OF_NAMED_RUN && parts.length === 3
+      ? [runIdOfApproval(approvalId), parts[2]]
+      : tag === EXPIRY && parts.length === 4
+        ? [parts[2], parts[3]]
+        : [];
+  if (runId === undefined || conversationKey === undefined) return undefined;
+  return { kind: 'expire', itemId: `expire:${approvalId}`, runId, conversationKey, approvalId };
 }
 
 export interface TimerSweeperOptions {
@@ -86,7 +130,7 @@ export function createTimerSweeper(options: TimerSweeperOptions): TimerSweeper {
     // Side by side: a backlog (after an outage, say) must not wait two round trips per item.
     const done = await Promise.all(
       members.map(async (member) => {
-        const item = parseWorkItem(member);
+        const item = parseTimerMember(member);
         if (item) {
           // A failure leaves the member claimed: it is tried again when the lease ends.
           await enqueue(item);

@@ -53,7 +53,8 @@ const MAX_BUFFERED = 10_000;
 
 /**
  * Audit events to Redis: every event in a list per run (expires with the run); each run's start
- * and end in a stream per channel (capped), the channel's history of runs. record() only buffers; the batch rides along with the run's next checkpoint (or goes
+ * and end in a stream per channel (capped), the channel's history of runs, without what the key and
+ * the run's log already say (forChannel). record() only buffers; the batch rides along with the run's next checkpoint (or goes
  * after 20 ms), and a Redis outage costs log lines, never a failed run.
  */
 export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAuditSink {
@@ -125,7 +126,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       // between are in each run's log, so they are not stored twice.
       if (event.type === 'run.started' || event.type === 'run.ended') {
         const channel = channelFor(event);
-        if (channel !== undefined) add(keys.auditChannel(channel), false, JSON.stringify(event));
+        if (channel !== undefined) add(keys.auditChannel(channel), false, JSON.stringify(forChannel(event)));
       }
       // An ended run will not log again here; a run paused for approval may resume in this process.
       if (event.type === 'run.ended' && event.outcome !== 'awaiting_approval')
@@ -339,6 +340,21 @@ function preview(value: unknown): string {
     text = String(value);
   }
   return text.length > ARGS_PREVIEW_CHARS ? `${text.slice(0, ARGS_PREVIEW_CHARS)}…` : text;
+}
+
+/**
+ * What a channel's stream keeps of a run's start or end. The stream's key names the channel and the
+ * run's log keeps the whole event, so a start keeps only the thread of its conversation, and neither
+ * keeps the trace id: a run start costs its channel about 150 bytes instead of 290, for as long as
+ * the stream keeps it (runs waiting for a person included).
+ */
+export function forChannel(event: AuditEvent): Record<string, unknown> {
+  if (event.type === 'run.started') {
+    const { traceId: _traceId, conversation, ...rest } = event;
+    return { ...rest, threadId: conversation.threadId };
+  }
+  const { traceId: _traceId, ...rest } = event;
+  return rest;
 }
 
 function withoutRunId(event: AuditEvent): Omit<AuditEvent, 'runId'> {

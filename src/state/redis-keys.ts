@@ -6,14 +6,23 @@ import type { ConversationRef } from '../core/conversation.ts';
  * | key kind          | builder                     | owner                       | Redis type    | TTL                                               |
  * | ----------------- | --------------------------- | --------------------------- | ------------- | ------------------------------------------------- |
  * | run               | run(runId)                  | redis-run-store.ts          | hash          | 30 days, refreshed on create and every transition |
- * | checkpoint        | checkpoint(runId)           | redis-run-store.ts          | string JSON   | 30 days, refreshed on every save                  |
+ * | checkpoint        | checkpoint(runId)           | redis-run-store.ts          | string: a     | 30 days, set when written whole (a journal's      |
+ * |                   |                             |                             | journal while | appends keep it)                                  |
+ * |                   |                             |                             | running,      |                                                   |
+ * |                   |                             |                             | packed JSON   |                                                   |
+ * |                   |                             |                             | while waiting |                                                   |
  * | channel-runs      | channelRuns(channelKey)     | redis-run-store.ts          | sorted set    | 30 days (the run TTL), refreshed on create and on |
  * |                   |                             |                             |               | every move to a status that is not terminal       |
  * | session           | session(conversationKey)    | redis-session-store.ts      | list of JSON  | 7 days idle, refreshed on every append            |
  * | dedupe            | dedupe(eventId)             | redis-event-dedupe.ts       | string '1'    | 2 days (platforms retry within minutes)           |
- * | approval          | approval(approvalId)        | redis-approval-store.ts     | hash          | approval lifetime + 7 days, so a late click still |
- * |                   |                             |                             |               | learns the outcome                                |
- * | approvals-pending | pendingApprovals(convKey)   | redis-approval-store.ts     | sorted set    | longest approval in it (lifetime + 7 days)        |
+ * | approval          | approval(approvalId)        | redis-approval-store.ts     | hash (the     | approval lifetime + 7 days, so a late click still |
+ * |                   |                             |                             | decision)     | learns the outcome. Written when decided: while   |
+ * |                   |                             |                             |               | it waits, an approval is its run's checkpoint's   |
+ * |                   |                             |                             |               | pendingApproval (its id names the run). Earlier   |
+ * |                   |                             |                             |               | releases' also hold content, expiry, run id       |
+ * | approvals-pending | pendingApprovals(convKey)   | (earlier releases only)     | sorted set    | longest approval in it; no longer written: a      |
+ * |                   |                             |                             |               | conversation's pending approvals are its waiting  |
+ * |                   |                             |                             |               | runs' (channel-runs), so old sets only expire     |
  * | channel           | channel(channelKey)         | redis-channel-settings.ts   | hash          | none: admin settings persist until changed        |
  * | notes             | notes(channelKey)           | redis-notes-store.ts        | list of JSON  | none: notes are deliberate, and capped in number  |
  * | conv-active       | conversationActive(convKey) | redis-conversation-flags.ts | string '1'    | 7 days idle, refreshed on every markActive        |
@@ -21,7 +30,7 @@ import type { ConversationRef } from '../core/conversation.ts';
  * | message-ref       | messageRef(platformKey)     | redis-message-refs.ts       | string JSON   | set per use by the adapter: cards 8 days, status  |
  * |                   |                             |                             |               | messages 1 day                                    |
  * | audit-channel     | auditChannel(channelKey)    | redis-audit-sink.ts         | stream        | none: capped by MAXLEN ~ (10,000 entries); runs'  |
- * |                   |                             |                             |               | start and end events only                         |
+ * |                   |                             |                             |               | start and end events only (forChannel's shape)    |
  * | audit-run-log     | auditRunLog(runId)          | redis-audit-sink.ts         | list of JSON  | 30 days, like the run; capped at 5,000 batches    |
  * | audit-run         | auditRun(runId)             | (read only)                 | stream        | the format before audit-run-log; read, expiring   |
  * | audit-admin       | auditAdmin(tenantKey)       | redis-admin-audit.ts        | stream        | none: capped by MAXLEN ~ (10,000 entries)         |

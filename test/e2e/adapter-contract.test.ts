@@ -50,7 +50,7 @@ describe.each([
     const conversation = await driver.mention('tag order 7');
 
     const approvalId = await driver.approvalCard(conversation);
-    expect(approvalId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(approvalId).toMatch(/^[0-9a-f-]{36}_[0-9a-f]{12}$/);
     await driver.approve(conversation, approvalId, driver.approver);
 
     const decided = await driver.decidedCard(conversation);

@@ -146,7 +146,7 @@ describe('Discord', () => {
       JSON.stringify(c.body).includes('steward:approve:'),
     );
     const cardBody = JSON.stringify(card.body);
-    const approvalId = /steward:approve:([0-9a-f-]{36})/.exec(cardBody)?.[1] ?? '';
+    const approvalId = /steward:approve:([0-9a-f-]{36}_[0-9a-f]{12})/.exec(cardBody)?.[1] ?? '';
 
     const refused = discord.buttonInteraction({
       userId: STRANGER,

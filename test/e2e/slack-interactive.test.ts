@@ -89,7 +89,7 @@ describe('Slack approvals, escalations and /steward', () => {
     expect(blocks).toContain('"style":"primary"');
     expect(blocks).toContain('"style":"danger"');
     expect(blocks).toContain('<@ULEAD>');
-    expect(card.value).toMatch(/^[0-9a-f-]{36}$/);
+    expect(card.value).toMatch(/^[0-9a-f-]{36}_[0-9a-f]{12}$/);
     const updatesBefore = stack.api.callsTo('chat.update').length;
 
     expect((await click('USTRANGER', 'steward_approve', card.value, card.ts, thread)).status).toBe(200);

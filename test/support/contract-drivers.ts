@@ -54,7 +54,8 @@ approvals:
 `;
 }
 
-const UUID = '([0-9a-f-]{36})';
+/** A run id (a UUID), or an approval id: the run's id and 12 more characters (newApprovalId). */
+const UUID = '([0-9a-f-]{36}(?:_[0-9a-f]{12})?)';
 
 export async function slackDriver(model: ScriptedOpenAI): Promise<ContractDriver> {
   const approver = 'ULEAD';

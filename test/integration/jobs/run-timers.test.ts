@@ -1,9 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newApprovalId } from '../../../src/core/run-state.ts';
 import type { WorkItem } from '../../../src/core/work.ts';
 import {
   createTimerSweeper,
+  parseTimerMember,
   scheduleTimer,
   type TimerSweeperOptions,
+  timerMember,
   timersKey,
 } from '../../../src/jobs/run-timers.ts';
 import { connectTestRedis, type TestRedis } from '../../support/redis.ts';
@@ -118,6 +121,46 @@ describe('run timers', () => {
     clock = 40_001;
     expect(await sweeper.sweep()).toBe(1);
     expect(enqueued).toEqual([expireItem(1)]);
+  });
+
+  it('keeps a pending expiry as a member under 100 bytes, and still fires members written as item JSON', async () => {
+    const { sweeper, enqueued } = recordingSweeper({ now: () => 10_000 });
+    const runId = 'b9c97560-7e8f-455c-a1d6-7f2d5f90a9a8';
+    const approvalId = newApprovalId(runId, '6cf9e5bf-d6ec-41b7-8442-83273f51931d');
+    const expiry: WorkItem = {
+      kind: 'expire',
+      itemId: `expire:${approvalId}`,
+      runId,
+      conversationKey: 'slack:T1:CB0000:1700000000.000000',
+      approvalId,
+    };
+    // An approval id of an earlier release does not name its run.
+    const olderExpiry: WorkItem = { ...expiry, itemId: 'expire:a-uuid', approvalId: 'a-uuid' };
+    await scheduleTimer(env.redis, env.prefix, expiry, 1_000);
+    const [member] = await env.redis.zrange(timersKey(env.prefix), 0, -1);
+    expect(Buffer.byteLength(member ?? '')).toBeLessThan(100);
+    expect(Buffer.byteLength(member ?? '')).toBeLessThan(JSON.stringify(expiry).length * 0.4);
+    await scheduleTimer(env.redis, env.prefix, olderExpiry, 1_000);
+    // Scheduled by an earlier release: the whole item as JSON.
+    await env.redis.zadd(timersKey(env.prefix), 1_000, JSON.stringify(expireItem(7)));
+
+    expect(await sweeper.sweep()).toBe(3);
+    expect(enqueued).toEqual(expect.arrayContaining([expiry, olderExpiry, expireItem(7)]));
+    expect(await env.redis.zcard(timersKey(env.prefix))).toBe(0);
+  });
+
+  it('keeps an item the compact form cannot rebuild whole', async () => {
+    const { sweeper, enqueued } = recordingSweeper({ now: () => 10_000 });
+    const click: WorkItem = { ...expireItem(3), itemId: 'expired-click:a3' };
+    await scheduleTimer(env.redis, env.prefix, click, 1_000);
+    expect(timerMember(click)).toBe(JSON.stringify(click));
+    expect(parseTimerMember('["x","a",1,"k"]')).toBeUndefined();
+    expect(parseTimerMember('["x","a"')).toBeUndefined();
+    expect(parseTimerMember('["e","no-run-named","k"]')).toBeUndefined();
+    expect(parseTimerMember('["e","r_1"]')).toBeUndefined();
+    expect(parseTimerMember('[]')).toBeUndefined();
+    await sweeper.sweep();
+    expect(enqueued).toEqual([click]);
   });
 
   it('drops an unreadable member with an error in the log, and goes on', async () => {

@@ -88,6 +88,9 @@ describe('redis audit sink', () => {
 
   const streamEvents = async (key: string) =>
     (await test.redis.xrange(key, '-', '+')).flatMap(([, fields]) => eventsOfEntry(fields));
+  /** A channel stream's events as stored (forChannel's shape). */
+  const channelEntries = async (key: string): Promise<unknown[]> =>
+    (await test.redis.xrange(key, '-', '+')).flatMap(([, fields]) => JSON.parse(fields[1] ?? '[]'));
 
   it("writes a run in order to its log (with the run TTL), and its start and end to its channel's stream", async () => {
     const logger = createRecordingLogger();
@@ -97,9 +100,20 @@ describe('redis audit sink', () => {
     await sink.flush();
 
     expect(await readRunAudit(test.redis, keys, 'run:1')).toEqual(events);
-    expect(await streamEvents(keys.auditChannel('slack:T1:C1'))).toEqual(
-      events.filter((event) => event.type === 'run.started' || event.type === 'run.ended'),
-    );
+    // The channel is the stream's key and the whole event is in the run's log: a start keeps its
+    // thread, not the rest of its conversation, and no entry keeps the trace id.
+    const [started, ended] = await channelEntries(keys.auditChannel('slack:T1:C1'));
+    expect(started).toEqual({
+      type: 'run.started',
+      runId: 'run:1',
+      agent: 'support',
+      requestedBy: 'U012',
+      threadId: null,
+      at: AT,
+    });
+    const { traceId: _traceId, ...endedInLog } = events.at(-1) as AuditEvent;
+    expect(ended).toEqual(endedInLog);
+    expect(JSON.stringify(started).length).toBeLessThan(JSON.stringify(events[0]).length * 0.7);
     const ttl = await test.redis.ttl(keys.auditRunLog('run:1'));
     expect(ttl).toBeGreaterThan(500);
     expect(ttl).toBeLessThanOrEqual(600);

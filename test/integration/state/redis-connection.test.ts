@@ -31,15 +31,18 @@ describe('createRedisConnection', () => {
     opened.push(redis);
     const keys = createKeys('outage:');
     const summarizer = { summarize: async () => 'never' };
+    const approvalStore = createRedisApprovalStore({
+      redis,
+      keys,
+      runs: createRedisRunStore({ redis, keys }),
+    });
     const attempts: [string, () => Promise<unknown>][] = [
       ['run.get', () => createRedisRunStore({ redis, keys }).get('r1')],
       ['run.transition', () => createRedisRunStore({ redis, keys }).transition('r1', 'running')],
-      [
-        'approval.decide',
-        () =>
-          createRedisApprovalStore({ redis, keys }).decide('a1', { decision: 'approve', by: 'U1', at: 1 }, 1),
-      ],
-      ['approval.listPending', () => createRedisApprovalStore({ redis, keys }).listPending('k', 1)],
+      ['approval.decide', () => approvalStore.decide('a1', { decision: 'approve', by: 'U1', at: 1 }, 1)],
+      ['approval.get', () => approvalStore.get('a1')],
+      // A conversation's pending approvals are its waiting runs': the run index is read first.
+      ['run.activeInChannel', () => approvalStore.listPending(channel, 1)],
       ['dedupe.claim', () => createRedisEventDedupe({ redis, keys }).claim('e1')],
       ['session.load', () => createRedisSessionStore({ redis, keys, summarizer }).load('k')],
       [
