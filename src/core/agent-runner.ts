@@ -328,12 +328,13 @@ export function createAgentRunner(options: AgentRunnerOptions): AgentRunner {
       if (!hasCalls) {
         const text = response.content ?? '';
         const checked = checkAnswer(ctx, text);
+        // An accepted answer is not checkpointed: the run's ending writes follow at once, and a crash
+        // in between costs one model call on recovery (the answer was not yet posted, or is posted
+        // again as it would be from a checkpoint). A retry or an escalation does go on from here.
+        if (checked.kind === 'ok') return end({ status: 'completed', text });
         await ctx.checkpoint();
         if (checked.kind === 'retry') continue;
-        if (checked.kind === 'escalate') {
-          return end(trip(ctx, { tripped: true, guard: 'fabricated_output', reason: checked.reason }));
-        }
-        return end({ status: 'completed', text });
+        return end(trip(ctx, { tripped: true, guard: 'fabricated_output', reason: checked.reason }));
       }
 
       const overBudget = checkTokens(state, agent.limits);
@@ -420,7 +421,9 @@ function endRun(ctx: RunContext, outcome: RunOutcome): TurnResult {
       completionTokens: state.usage.completionTokens,
     });
   }
-  return { outcome, state: structuredClone(state) };
+  // The run's context ends here (its checkpoints were awaited), so nothing changes the state after
+  // this: handing it over as is spares a deep copy of the whole conversation at every run's end.
+  return { outcome, state };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Clock, Logger } from './ports.ts';
 import { newRunState, type RunOutcome, type RunState, type TurnResult } from './run-state.ts';
 import type { ApprovalStore, ChannelSettingsStore, RunRecord, RunStore, SessionStore } from './stores.ts';
 import { progressText, type Surface } from './surface.ts';
-import type { RunQueue, WorkHandler, WorkItem } from './work.ts';
+import type { RunQueue, WorkContext, WorkHandler, WorkItem } from './work.ts';
 
 export interface RunProcessorOptions {
   readonly runner: AgentRunner;
@@ -34,9 +34,9 @@ export interface RunProcessorOptions {
 export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
   const { runner, runs, approvals, surface, logger, clock } = options;
 
-  const finish = async (record: RunRecord, result: TurnResult, signal?: AbortSignal): Promise<void> => {
+  const finish = async (record: RunRecord, result: TurnResult, work?: ItemWork): Promise<void> => {
     const { outcome, state } = result;
-    if (signal?.aborted) {
+    if (work?.signal.aborted) {
       // The worker is shutting down or lost its lease: the run is not over, it moves to another
       // worker, which continues it from the last checkpoint.
       logger.info({ runId: record.runId }, 'run interrupted; left for another worker to continue');
@@ -62,21 +62,10 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         );
         return;
       }
-      case 'completed': {
-        const text = outcome.text.trim() === '' ? '(no answer)' : outcome.text;
-        // The session keeps the question and the answer; the tool trace stays in the audit trail.
-        await options.sessions.append(
-          record.conversationKey,
-          [
-            { role: 'user', content: record.text },
-            { role: 'assistant', content: text },
-          ],
-          { conversation: record.conversation, userId: record.requestedBy },
-        );
+      case 'completed':
         // Posted before the status moves: a crash in between repeats the answer rather than losing it.
-        await surface.postAnswer(target, text);
+        await surface.postAnswer(target, answerText(outcome.text));
         break;
-      }
       case 'escalated':
         await surface.postEscalation(target, {
           runId: record.runId,
@@ -92,12 +81,30 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         await surface.postNotice(target, `This run stopped: ${outcome.reason}.`);
         break;
     }
-    // Sent together: counting an ending twice (a duplicate delivery) is harmless, it is keyed by run.
+    // The ending in one round trip. The session keeps the question and the answer (the tool trace
+    // stays in the audit trail); the lane lets a later message in only after this item, so the next
+    // turn reads it. Counting an ending twice (a duplicate delivery) is harmless: it is keyed by run.
+    const appended =
+      outcome.status === 'completed'
+        ? options.sessions.append(
+            record.conversationKey,
+            [
+              { role: 'user', content: record.text },
+              { role: 'assistant', content: answerText(outcome.text) },
+            ],
+            { conversation: record.conversation, userId: record.requestedBy },
+          )
+        : undefined;
     const counted = options.breakers?.runEnded(record.runId, outcome.status).catch((error: unknown) => {
       logger.warn({ err: error, runId: record.runId }, 'could not count the run for the error-rate alert');
     });
-    await runs.transition(record.runId, outcome.status, { outcome, conversation: record.conversation });
-    await counted;
+    const moved = runs.transition(record.runId, outcome.status, {
+      outcome,
+      conversation: record.conversation,
+    });
+    const ending = Promise.all([appended, moved, counted]);
+    if (work?.settleLast) work.settleLast(ending);
+    else await ending;
   };
 
   /** Tells the thread what the run is doing as its tools start. */
@@ -118,7 +125,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
     (await options.channels.get(conversation)).toolAllowlist ?? undefined;
   const allowlistFor = (record: RunRecord) => allowlistOf(record.conversation);
 
-  const start = async (record: RunRecord, signal: AbortSignal): Promise<void> => {
+  const start = async (record: RunRecord, work: ItemWork): Promise<void> => {
     // One round trip: the move to running and the reads the run starts from.
     const [, history, channelAllowlist] = await Promise.all([
       record.status === 'queued'
@@ -127,14 +134,14 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       options.sessions.load(record.conversationKey),
       allowlistFor(record),
     ]);
-    await run(record, history, channelAllowlist, signal);
+    await run(record, history, channelAllowlist, work);
   };
 
   const run = async (
     record: RunRecord,
     history: Awaited<ReturnType<SessionStore['load']>>,
     channelAllowlist: readonly string[] | undefined,
-    signal: AbortSignal,
+    work: ItemWork,
   ): Promise<void> => {
     const result = await runner.start({
       runId: record.runId,
@@ -144,20 +151,21 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       conversation: record.conversation,
       history,
       channelAllowlist,
-      signal,
+      signal: work.signal,
       limitsScale: record.limitsScale,
       onEvent: progressFor(record),
     });
-    await finish(record, result, signal);
+    await finish(record, result, work);
   };
 
   /** A run found `running` belongs to a worker that died: continue from where it left off. */
-  const recover = async (record: RunRecord, item: WorkItem, signal: AbortSignal): Promise<void> => {
+  const recover = async (record: RunRecord, item: WorkItem, work: ItemWork): Promise<void> => {
+    const { signal } = work;
     const checkpoint = await runs.loadCheckpoint(record.runId);
     if (!checkpoint) {
       // No checkpoint means nothing was done beyond asking the model: starting over is safe.
-      if (item.kind === 'start') return start(record, signal);
-      return end(record, { status: 'failed', reason: 'the run was lost before its first checkpoint' });
+      if (item.kind === 'start') return start(record, work);
+      return end(record, { status: 'failed', reason: 'the run was lost before its first checkpoint' }, work);
     }
     const channelAllowlist = await allowlistFor(record);
     if (item.kind === 'resume' && checkpoint.pendingApproval?.approvalId === item.decision.approvalId) {
@@ -167,7 +175,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
         signal,
         onEvent: progressFor(record),
       });
-      return finish(record, result, signal);
+      return finish(record, result, work);
     }
     logger.warn({ runId: record.runId }, 'continuing a run whose worker stopped');
     const result = await runner.continue(checkpoint, {
@@ -175,35 +183,35 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       signal,
       onEvent: progressFor(record),
     });
-    return finish(record, result, signal);
+    return finish(record, result, work);
   };
 
-  const end = async (record: RunRecord, outcome: RunOutcome): Promise<void> => {
-    await finish(record, {
-      outcome,
-      state: (await runs.loadCheckpoint(record.runId)) ?? emptyState(record),
-    });
+  const end = async (record: RunRecord, outcome: RunOutcome, work?: ItemWork): Promise<void> => {
+    const state = (await runs.loadCheckpoint(record.runId)) ?? emptyState(record);
+    await finish(record, { outcome, state }, work);
   };
 
-  const resume = async (record: RunRecord, item: WorkItem & { kind: 'resume' }, signal: AbortSignal) => {
+  const resume = async (record: RunRecord, item: WorkItem & { kind: 'resume' }, work: ItemWork) => {
     const checkpoint = await runs.loadCheckpoint(record.runId);
-    if (!checkpoint) return end(record, { status: 'failed', reason: 'the run’s checkpoint is missing' });
+    if (!checkpoint)
+      return end(record, { status: 'failed', reason: 'the run’s checkpoint is missing' }, work);
     await runs.transition(record.runId, 'running', { conversation: record.conversation });
     try {
       const result = await runner.resume(checkpoint, {
         decision: item.decision,
         channelAllowlist: await allowlistFor(record),
-        signal,
+        signal: work.signal,
         onEvent: progressFor(record),
       });
-      await finish(record, result, signal);
+      await finish(record, result, work);
     } catch (error) {
       if (!(error instanceof ApprovalNotFoundError)) throw error;
-      await finish(record, { outcome: { status: 'cancelled', reason: error.message }, state: checkpoint });
+      const outcome = { status: 'cancelled', reason: error.message } as const;
+      await finish(record, { outcome, state: checkpoint }, work);
     }
   };
 
-  const expire = async (record: RunRecord, item: WorkItem & { kind: 'expire' }) => {
+  const expire = async (record: RunRecord, item: WorkItem & { kind: 'expire' }, work: ItemWork) => {
     const stored = await approvals.get(item.approvalId);
     // Decided in time: the resume item does the rest.
     if (!stored || stored.decided) return;
@@ -213,10 +221,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       by: null,
       at: clock.now(),
     });
-    await finish(record, {
-      outcome: { status: 'cancelled', reason: `the approval for ${approval.toolName} expired` },
-      state: (await runs.loadCheckpoint(record.runId)) ?? emptyState(record),
-    });
+    await end(record, { status: 'cancelled', reason: `the approval for ${approval.toolName} expired` }, work);
   };
 
   /**
@@ -227,7 +232,7 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
   const startQueued = async (
     item: WorkItem,
     conversation: ConversationRef,
-    signal: AbortSignal,
+    work: ItemWork,
   ): Promise<boolean> => {
     const moving = runs.transition(item.runId, 'running', { conversation });
     const history = options.sessions.load(item.conversationKey);
@@ -241,13 +246,14 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       if (error instanceof IllegalTransitionError) return false;
       throw error;
     }
-    await guarded(record, async () => run(record, await history, await channelAllowlist, signal));
+    await guarded(record, async () => run(record, await history, await channelAllowlist, work));
     return true;
   };
 
-  return async (item, { recovering, signal }) => {
+  return async (item, work) => {
+    const { recovering } = work;
     if (item.kind === 'start' && item.conversation !== undefined && !recovering) {
-      if (await startQueued(item, item.conversation, signal)) return;
+      if (await startQueued(item, item.conversation, work)) return;
     }
     const record = await runs.get(item.runId);
     if (!record) {
@@ -255,11 +261,12 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
       return;
     }
     await guarded(record, async () => {
-      if (record.status === 'running') return await recover(record, item, signal);
-      if (item.kind === 'start' && record.status === 'queued') return await start(record, signal);
+      if (record.status === 'running') return await recover(record, item, work);
+      if (item.kind === 'start' && record.status === 'queued') return await start(record, work);
       if (item.kind === 'resume' && record.status === 'awaiting_approval')
-        return await resume(record, item, signal);
-      if (item.kind === 'expire' && record.status === 'awaiting_approval') return await expire(record, item);
+        return await resume(record, item, work);
+      if (item.kind === 'expire' && record.status === 'awaiting_approval')
+        return await expire(record, item, work);
       logger.debug(
         { runId: record.runId, kind: item.kind, status: record.status, recovering },
         'nothing to do',
@@ -299,6 +306,14 @@ export function createRunProcessor(options: RunProcessorOptions): WorkHandler {
   async function current(record: RunRecord): Promise<RunRecord> {
     return (await runs.get(record.runId)) ?? record;
   }
+}
+
+/** What finish needs of the item being handled: its abort signal and where its ending goes. */
+type ItemWork = Pick<WorkContext, 'signal' | 'settleLast'>;
+
+/** Posted and kept in the session alike; a blank answer still shows that the run ended. */
+function answerText(text: string): string {
+  return text.trim() === '' ? '(no answer)' : text;
 }
 
 /** The state to record an ending with when a run never reached its first checkpoint. */

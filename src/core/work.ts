@@ -48,7 +48,15 @@ export interface RunQueue {
  * true when a previous worker took this item and died before finishing it, so the handler must
  * continue from the run's checkpoint rather than start over.
  */
-export type WorkHandler = (
-  item: WorkItem,
-  context: { readonly recovering: boolean; readonly signal: AbortSignal },
-) => Promise<void>;
+export interface WorkContext {
+  readonly recovering: boolean;
+  readonly signal: AbortSignal;
+  /**
+   * Takes the item's last write (a run's ending) instead of the handler awaiting it: the worker
+   * sends the lane's "finished, next please" in the same round trip and waits for both before the
+   * next item, reporting a failed write. Without it (a direct caller) the handler awaits the write.
+   */
+  readonly settleLast?: (write: Promise<unknown>) => void;
+}
+
+export type WorkHandler = (item: WorkItem, context: WorkContext) => Promise<void>;

@@ -113,10 +113,11 @@ export function createRunQueue(options: RunQueueOptions): RunQueue & { close(): 
     }
     const base = { conversationKey: item.conversationKey, itemId: item.itemId };
     const jobId = jobIdFor(item.itemId);
-    // Lane first: a job that runs before its item is in the lane would find nothing to do. A crash
-    // between the two leaves the item in the lane; the caller's retry (same item id) adds the job.
-    await lanes.push(item);
-    await queue.add(RUN_JOB_NAME, base, { jobId });
+    // Lane first: a job that runs before its item is in the lane would find nothing to do. Both go
+    // out in one write on the one connection, so Redis runs the push first; a crash or a failed push
+    // leaves at worst an item without a job (the caller's retry, same item id, adds it) or a job
+    // that finds its lane empty (it ends at once).
+    await Promise.all([lanes.push(item), queue.add(RUN_JOB_NAME, base, { jobId })]);
   };
 
   return {

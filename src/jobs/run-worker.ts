@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { StateUnavailableError, StewardError } from '../core/errors.ts';
+import { IllegalTransitionError, StateUnavailableError, StewardError } from '../core/errors.ts';
 import { lazyChild } from '../core/lazy-logger.ts';
 import type { Logger } from '../core/ports.ts';
 import type { WorkHandler } from '../core/work.ts';
@@ -104,6 +104,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     recovering: boolean,
     lockSignal: AbortSignal,
     log: Logger,
+    settleLast: (write: Promise<unknown>) => void,
   ): Promise<Handled> => {
     const item = parseWorkItem(raw);
     if (!item) {
@@ -116,7 +117,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     const unlink = follow(controller, [lockSignal, shutdown.signal]);
     const itemLog = lazyChild(log, { itemId: item.itemId, runId: item.runId, kind: item.kind });
     try {
-      await handler(item, { recovering, signal: controller.signal });
+      await handler(item, { recovering, signal: controller.signal, settleLast });
     } catch (error) {
       if (!controller.signal.aborted) {
         // The handler says the state store is away: keep the item and hand it over again later.
@@ -149,7 +150,23 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     if (first?.kind === 'released') return { kind: 'finished' };
     const lease = holdLaneLock(lanes, conversationKey, token, lockTtlMs);
     leases.add(lease);
+    // The last item's ending, sent by its handler and awaited here beside the lane's next step.
+    let ending: Promise<unknown> | undefined;
+    const settleLast = (write: Promise<unknown>): void => {
+      ending = write;
+    };
+    const ended = async (): Promise<void> => {
+      const write = ending;
+      ending = undefined;
+      await write?.catch((error: unknown) => {
+        // Another process moved the run first (a duplicate delivery): that process owns its ending.
+        if (error instanceof IllegalTransitionError)
+          log.warn({ err: error }, 'run worker: run moved by another worker');
+        else log.error({ err: error }, 'run worker: an item’s last write failed');
+      });
+    };
     const stopEarly = async (handled: Handled | 'closing'): Promise<DrainResult> => {
+      await ended();
       // Not ours any more: whoever holds it now drains; look again once their lock would lapse.
       if (lease.signal.aborted) return { kind: 'wait', retryInMs: lockTtlMs + LOCK_RETRY_SLACK_MS };
       await lanes.release(conversationKey, token);
@@ -161,21 +178,23 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     try {
       if (taken.stale !== null) {
         log.warn({}, 'run worker: recovering an item whose worker stopped');
-        const handled = await handle(taken.stale, true, lease.signal, log);
+        const handled = await handle(taken.stale, true, lease.signal, log, settleLast);
         if (handled !== 'done') return await stopEarly(handled);
         finished = finishedItem(taken.stale);
       }
       for (;;) {
         if (closing) {
-          if (finished) await lanes.finish(conversationKey, finished.itemId, finished.raw);
+          if (finished)
+            await Promise.all([lanes.finish(conversationKey, finished.itemId, finished.raw), ended()]);
           return await stopEarly('closing');
         }
-        const next = first ?? (await lanes.next(conversationKey, token, finished));
+        // Sent in the same tick as the handler's ending, so both go in one round trip.
+        const [next] = await Promise.all([first ?? lanes.next(conversationKey, token, finished), ended()]);
         first = undefined;
         finished = undefined;
         if (next.kind === 'released') return { kind: 'finished' };
         if (next.kind === 'lost') return { kind: 'wait', retryInMs: lockTtlMs + LOCK_RETRY_SLACK_MS };
-        const handled = await handle(next.raw, false, lease.signal, log);
+        const handled = await handle(next.raw, false, lease.signal, log, settleLast);
         if (handled !== 'done') return await stopEarly(handled);
         finished = finishedItem(next.raw);
       }

@@ -57,6 +57,16 @@ async function stack(options: Partial<StackOptions> = {}): Promise<Stack> {
   return created;
 }
 
+/** A run parked on an approval for a refund of `orderId` that expires after 1 s. */
+async function parkedRefundExpiringIn1s(orderId: string) {
+  const s = await stack({ yaml: YAML.replace('approvals:\n', 'approvals:\n  expiresAfter: 1s\n') });
+  const refund = nock('https://shop.example.com').post(`/api/orders/${orderId}/refund`).reply(200, {});
+  server.enqueue({ toolCalls: [{ name: 'refund_order', arguments: { order_id: orderId, amount: 20 } }] });
+  const queued = await s.steward.service.handleMessage(mention(`refund 20 on order ${orderId}`));
+  const card = await s.surface.waitFor('approval');
+  return { s, refund, queued, card };
+}
+
 const THREAD = { platform: 'slack', tenantId: 'T1', channelId: 'C1', threadId: '1700000000.000100' } as const;
 let eventCounter = 0;
 function mention(text: string, userId = 'UASKER01'): IncomingMessage {
@@ -231,11 +241,7 @@ describe('a conversation through the composed app', () => {
   });
 
   it('ends a run whose approval nobody decided once it expires, within the sweep interval', async () => {
-    const s = await stack({ yaml: YAML.replace('approvals:\n', 'approvals:\n  expiresAfter: 1s\n') });
-    const refund = nock('https://shop.example.com').post('/api/orders/56/refund').reply(200, {});
-    server.enqueue({ toolCalls: [{ name: 'refund_order', arguments: { order_id: '56', amount: 20 } }] });
-    const queued = await s.steward.service.handleMessage(mention('refund 20 on order 56'));
-    const card = await s.surface.waitFor('approval');
+    const { s, refund, queued, card } = await parkedRefundExpiringIn1s('56');
     const askedAt = Date.now();
 
     await s.surface.waitFor('decided', (d) => d.approvalId === card.approvalId && d.decision === 'expired');
@@ -256,11 +262,7 @@ describe('a conversation through the composed app', () => {
   });
 
   it('refuses a click after the approval expired, and ends the run as expired', async () => {
-    const s = await stack({ yaml: YAML.replace('approvals:\n', 'approvals:\n  expiresAfter: 1s\n') });
-    const refund = nock('https://shop.example.com').post('/api/orders/55/refund').reply(200, {});
-    server.enqueue({ toolCalls: [{ name: 'refund_order', arguments: { order_id: '55', amount: 20 } }] });
-    const queued = await s.steward.service.handleMessage(mention('refund 20 on order 55'));
-    const card = await s.surface.waitFor('approval');
+    const { s, refund, queued, card } = await parkedRefundExpiringIn1s('55');
 
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const handled = await s.steward.service.handleAction(click(card.approvalId, 'ULEAD01'));

@@ -70,14 +70,44 @@ describe('checkpoints and continuing a run after its process died', () => {
   });
 
   it('delivers an answer already in the checkpoint without another model call', async () => {
-    const h = await createHarness({ tools: [], script: [{ reply: 'the answer' }] });
+    const getOrder = recordingTool('get_order');
+    const h = await createHarness({
+      tools: [getOrder.tool],
+      script: [{ toolCalls: [{ name: 'get_order', arguments: { order_id: '1' } }] }, { reply: 'the answer' }],
+    });
     await h.start('q');
-    const last = h.checkpoints.at(-1);
+    // A checkpoint that holds the answer, as earlier releases stored one after every answer.
+    const last = required(h.checkpoints.at(-1));
+    const withAnswer = {
+      ...last,
+      messages: [...last.messages, { role: 'assistant' as const, content: 'the answer' }],
+    };
 
-    const { outcome } = await h.runner.continue(required(last), {});
+    const { outcome } = await h.runner.continue(withAnswer, {});
 
     expect(outcome).toEqual({ status: 'completed', text: 'the answer' });
-    expect(h.server.requests).toHaveLength(1);
+    expect(h.server.requests).toHaveLength(2);
+  });
+
+  it('does not checkpoint an accepted answer: a crash before the run ends asks the model once more', async () => {
+    const getOrder = recordingTool('get_order');
+    const h = await createHarness({
+      tools: [getOrder.tool],
+      script: [
+        { toolCalls: [{ name: 'get_order', arguments: { order_id: '1' } }] },
+        { reply: 'the answer' },
+        { reply: 'the answer again' },
+      ],
+    });
+    await h.start('q');
+    const last = required(h.checkpoints.at(-1));
+    expect(last.messages.at(-1)).toMatchObject({ role: 'tool' });
+
+    const { outcome } = await h.runner.continue(last, {});
+
+    expect(outcome).toEqual({ status: 'completed', text: 'the answer again' });
+    expect(getOrder.calls).toHaveLength(1);
+    expect(h.server.requests).toHaveLength(3);
   });
 
   it('sends the same Idempotency-Key for a call on every attempt', async () => {

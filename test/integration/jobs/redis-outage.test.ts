@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect, inject, it } from 'vitest';
 import { StateUnavailableError } from '../../../src/core/errors.ts';
+import { itemMarkerKey } from '../../../src/jobs/conversation-lanes.ts';
 import { createRunQueue } from '../../../src/jobs/run-queue.ts';
 import { createRunWorker } from '../../../src/jobs/run-worker.ts';
 import { connectTestRedis, type TestRedis } from '../../support/redis.ts';
@@ -45,6 +46,13 @@ it('refuses new work while Redis is away and resumes when it is back', async () 
 
   await queue.enqueue(startItem('outage', 0));
   await waitFor('the first item', () => handled.length === 1);
+  // Cut only once the worker has marked it finished: an item cut off before that is handed over
+  // again as a recovery, which the next test covers.
+  const marker = itemMarkerKey(env.prefix, 'start:outage-0');
+  for (let tries = 0; (await env.redis.get(marker)) !== 'done'; tries += 1) {
+    if (tries > 200) throw new Error('the first item was never marked finished');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 
   proxy.cut();
   await waitFor('the connection to notice', () => redis.status !== 'ready');

@@ -87,6 +87,50 @@ describe('run queue on BullMQ', () => {
     expect(handled.every((entry) => !entry.recovering)).toBe(true);
   });
 
+  it('takes the next item of a conversation only after the last one’s handed-over ending has landed', async () => {
+    const queue = startQueue();
+    const events: string[] = [];
+    await startWorker(async (item, { settleLast }) => {
+      events.push(`start ${item.itemId}`);
+      const ending = sleep(150).then(() => events.push(`ended ${item.itemId}`));
+      if (settleLast) settleLast(ending);
+      else await ending;
+    });
+
+    await queue.enqueue(startItem('ends', 0));
+    await queue.enqueue(startItem('ends', 1));
+    await waitFor('both endings', () => events.length === 4, 5_000);
+
+    expect(events).toEqual([
+      'start start:ends-0',
+      'ended start:ends-0',
+      'start start:ends-1',
+      'ended start:ends-1',
+    ]);
+  });
+
+  it('logs an ending that failed and still counts its item as done', async () => {
+    const queue = startQueue();
+    const { handler, handled } = recordingHandler();
+    await startWorker(async (item, work) => {
+      await handler(item, work);
+      if (item.itemId === 'start:fails-0') work.settleLast?.(Promise.reject(new Error('refused by redis')));
+    });
+
+    await queue.enqueue(startItem('fails', 0));
+    await queue.enqueue(startItem('fails', 1));
+    await waitFor('both items', () => handled.filter((entry) => entry.endedAt).length === 2, 5_000);
+    await sleep(300);
+
+    expect(handled.map((entry) => [entry.itemId, entry.recovering])).toEqual([
+      ['start:fails-0', false],
+      ['start:fails-1', false],
+    ]);
+    expect(logger.entries).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: 'run worker: an item’s last write failed' }),
+    );
+  });
+
   it('handles an item enqueued twice once', async () => {
     const queue = startQueue();
     const { handler, handled } = recordingHandler();
