@@ -22,7 +22,9 @@ export const meta = { name: 'steward', packages: ['openai', 'bullmq', 'ioredis']
 
 export async function setup({ baseURL, apiKey, model, k, lookup, tool }) {
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  const prefix = `bench-anchors:${randomUUID().slice(0, 8)}:`;
+  // About as long as the default `steward:`, so commands carry the bytes a deployment's do: every
+  // key carries the prefix, and bench-anchors:<8 hex>: (23 characters) added 2 KB per conversation.
+  const prefix = `bench${randomUUID().slice(0, 4)}:`;
   const source = {
     OPENAI_API_KEY: apiKey,
     OPENAI_BASE_URL: baseURL,

@@ -87,7 +87,11 @@ export async function measureRecovery(options: { timeoutMs?: number } = {}): Pro
     });
     const deadline = Date.now() + timeoutMs;
     while (first.requests.length + second.requests.length === 0) {
-      if (Date.now() > deadline) throw new Error('recovery: no process started the run');
+      if (Date.now() > deadline) {
+        // What each process logged is all there is to go on afterwards.
+        const logs = nodes.map((node) => `${node.name} stderr:\n${node.child.stderr().slice(-3_000)}`);
+        throw new Error(`recovery: no process started the run within ${timeoutMs} ms\n${logs.join('\n')}`);
+      }
       await sleep(10);
     }
     const holderIsA = first.requests.length > 0;

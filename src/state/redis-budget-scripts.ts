@@ -1,19 +1,35 @@
 /**
- * The budget's Lua scripts. Every scope contributes three keys in the same order: its overrides
- * hash, this day's usage hash and this month's usage hash (fields `tokens` and `usd`, the latter
- * in micro-dollars). Limits arrive per scope as four numbers in LIMIT_KEYS order
- * (tokensPerDay, tokensPerMonth, usdPerDay, usdPerMonth), -1 for none; an override field wins.
+ * The budget's Lua scripts. Every scope has three keys, in this order: its overrides hash, this
+ * day's usage hash and this month's usage hash (fields `tokens` and `usd`, the latter in
+ * micro-dollars). Limits arrive per scope as four numbers in LIMIT_KEYS order (tokensPerDay,
+ * tokensPerMonth, usdPerDay, usdPerMonth), -1 for none; an override field wins.
  *
- * What stays the same for a run's calls (expiries, scope count, limits, breaker settings) travels
- * as one comma-separated argument the store builds once per scope set and day: a call's arguments
- * were most of what Steward sent Redis, each one encoded on every call.
+ * What stays the same for a run's calls travels as two arguments the store builds once per scope
+ * set and day: the expiries, scope count, limits and breaker settings comma-separated, and the
+ * scopes' keys as a "key shape" the scripts expand (scope_keys). Sending nine full key names with
+ * every call was most of the bytes a model call cost, and every byte is encoded by the client. So
+ * these scripts touch keys they are not passed, which a single Redis allows; Steward does not run
+ * on Redis Cluster (its other scripts already span keys of different slots).
  */
 
 const SPLIT = `
-local function split(list)
+local function split(list, pattern)
   local values = {}
-  for value in string.gmatch(list, '[^,]+') do values[#values + 1] = value end
+  for value in string.gmatch(list, pattern or '[^,]+') do values[#values + 1] = value end
   return values
+end
+
+-- "limits stem\\nusage stem\\nday\\nmonth\\nscope…" (budgetKeyShape): each scope's overrides hash,
+-- day usage and month usage, 3 keys per scope in scope order.
+local function scope_keys(key_shape)
+  local parts = split(key_shape, '[^\\n]+')
+  local keys = {}
+  for i = 5, #parts do
+    keys[#keys + 1] = parts[1] .. parts[i]
+    keys[#keys + 1] = parts[2] .. parts[i] .. ':' .. parts[3]
+    keys[#keys + 1] = parts[2] .. parts[i] .. ':' .. parts[4]
+  end
+  return keys
 end
 `;
 
@@ -21,11 +37,11 @@ end
 // already used up, or nil. A limit is used up once usage reaches it: a call is let through while
 // anything is left, which is why concurrent runs overshoot by at most one reservation.
 const FIND_EXHAUSTED = `
-local function find_exhausted(key_base, limits, limit_base, scopes)
+local function find_exhausted(keys, limits, limit_base, scopes)
   for s = 0, scopes - 1 do
-    local over = redis.call('HMGET', KEYS[key_base + s * 3], 'tokensPerDay', 'tokensPerMonth', 'usdPerDay', 'usdPerMonth')
-    local day = redis.call('HMGET', KEYS[key_base + s * 3 + 1], 'tokens', 'usd')
-    local month = redis.call('HMGET', KEYS[key_base + s * 3 + 2], 'tokens', 'usd')
+    local over = redis.call('HMGET', keys[s * 3 + 1], 'tokensPerDay', 'tokensPerMonth', 'usdPerDay', 'usdPerMonth')
+    local day = redis.call('HMGET', keys[s * 3 + 2], 'tokens', 'usd')
+    local month = redis.call('HMGET', keys[s * 3 + 3], 'tokens', 'usd')
     local used = {tonumber(day[1]) or 0, tonumber(month[1]) or 0, tonumber(day[2]) or 0, tonumber(month[2]) or 0}
     for i = 1, 4 do
       local limit = tonumber(over[i]) or tonumber(limits[limit_base + s * 4 + i - 1])
@@ -49,16 +65,15 @@ end
 `;
 
 /**
- * KEYS: pause, rate, then 3 per scope. ARGV: now, rate window ms, rate per window, event id,
- * "scope count,limits…".
- * scope count, then 4 limits per scope.
+ * KEYS: pause, rate. ARGV: now, rate window ms, rate per window, event id, "scope count,limits…"
+ * (4 limits per scope), key shape.
  */
 export const ADMIT_SCRIPT = `${SPLIT}${FIND_EXHAUSTED}
 local now = tonumber(ARGV[1])
 local pause = redis.call('HMGET', KEYS[1], 'paused', 'reason', 'at', 'by')
 if pause[1] == '1' then return {'paused', pause[2] or '', pause[3] or '0', pause[4] or ''} end
 local shape = split(ARGV[5])
-local hit = find_exhausted(3, shape, 2, tonumber(shape[1]))
+local hit = find_exhausted(scope_keys(ARGV[6]), shape, 2, tonumber(shape[1]))
 if hit then return {'exhausted', hit[1], hit[2], hit[3], hit[4]} end
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
@@ -72,14 +87,14 @@ redis.call('PEXPIRE', KEYS[2], window)
 return {'admitted'}
 `;
 
-// Reserves against every scope (KEYS from key_base on, 3 per scope) unless a limit is used up.
+// Reserves against every scope (keys as scope_keys gives them) unless a limit is used up.
 const RESERVE = `
-local function reserve(key_base, tokens, micro, shape)
+local function reserve(keys, tokens, micro, shape)
   local scopes = tonumber(shape[3])
-  local hit = find_exhausted(key_base, shape, 4, scopes)
+  local hit = find_exhausted(keys, shape, 4, scopes)
   if hit then return {'exhausted', hit[1], hit[2], hit[3], hit[4]} end
   for s = 0, scopes - 1 do
-    for p = 1, 2 do add_usage(KEYS[key_base + s * 3 + p], tokens, micro, shape[p]) end
+    for p = 1, 2 do add_usage(keys[s * 3 + 1 + p], tokens, micro, shape[p]) end
   end
   return {'ok'}
 end
@@ -136,33 +151,31 @@ local function settle(usage_key, spend, pause, tokens, micro, actual_text, now_t
 end
 `;
 
-/** KEYS: 3 per scope. ARGV: tokens, micro-dollars, "day expiry,month expiry,scope count,limits…". */
+/** ARGV: tokens, micro-dollars, "day expiry,month expiry,scope count,limits…", key shape. */
 export const RESERVE_SCRIPT = `${SPLIT}${FIND_EXHAUSTED}${ADD_USAGE}${RESERVE}
-return reserve(1, ARGV[1], ARGV[2], split(ARGV[3]))
+return reserve(scope_keys(ARGV[4]), ARGV[1], ARGV[2], split(ARGV[3]))
 `;
 
 /**
- * KEYS: 2 per scope (day, month usage), spend, pause. ARGV: token delta, micro delta, actual micro,
- * now, "day expiry,month expiry,scope count,factor,baseline hours,floor in micro-dollars".
+ * KEYS: spend, pause. ARGV: token delta, micro delta, actual micro, now, "day expiry,month
+ * expiry,scope count,factor,baseline hours,floor in micro-dollars", key shape.
  */
 export const SETTLE_SCRIPT = `${SPLIT}${ADD_USAGE}${SETTLE}
-local shape = split(ARGV[5])
-local scopes = tonumber(shape[3])
-local function usage_key(s, p) return KEYS[s * 2 + p] end
-return settle(usage_key, KEYS[scopes * 2 + 1], KEYS[scopes * 2 + 2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], shape)
+local keys = scope_keys(ARGV[6])
+local function usage_key(s, p) return keys[s * 3 + 1 + p] end
+return settle(usage_key, KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], split(ARGV[5]))
 `;
 
 /**
  * A run's settlement and its next reservation in one call (they charge the same scopes): the
  * settlement first, so the reservation is checked against what the last call really used.
- * KEYS: 3 per scope (as RESERVE), spend, pause. ARGV: SETTLE's five, then RESERVE's three.
+ * KEYS: spend, pause. ARGV: SETTLE's first five, RESERVE's first three, key shape.
  * Returns the reservation's reply followed by the settlement's.
  */
 export const SETTLE_AND_RESERVE_SCRIPT = `${SPLIT}${FIND_EXHAUSTED}${ADD_USAGE}${RESERVE}${SETTLE}
-local settle_shape = split(ARGV[5])
-local scopes = tonumber(settle_shape[3])
-local function usage_key(s, p) return KEYS[s * 3 + 1 + p] end
-local settled = settle(usage_key, KEYS[scopes * 3 + 1], KEYS[scopes * 3 + 2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], settle_shape)
-local reserved = reserve(1, ARGV[6], ARGV[7], split(ARGV[8]))
+local keys = scope_keys(ARGV[9])
+local function usage_key(s, p) return keys[s * 3 + 1 + p] end
+local settled = settle(usage_key, KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], split(ARGV[5]))
+local reserved = reserve(keys, ARGV[6], ARGV[7], split(ARGV[8]))
 return {reserved, settled}
 `;

@@ -72,6 +72,19 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
     usageKey(scope, 'day', now),
     usageKey(scope, 'month', now),
   ];
+  // The scripts expand this into scopeKeys of every scope (scope_keys in redis-budget-scripts.ts).
+  const limitsStem = keys.budgetLimits('');
+  const usageStem = keys.budgetUsage('');
+  const keyShape = (scopes: readonly BudgetScope[], now: number): string => {
+    let shape = `${limitsStem}\n${usageStem}\n${periodBucket('day', now)}\n${periodBucket('month', now)}`;
+    for (const scope of scopes) {
+      const key = scopeKey(scope);
+      if (key.includes('\n')) throw new Error(`budget scope id has a line break: ${JSON.stringify(key)}`);
+      shape += `\n${key}`;
+    }
+    return shape;
+  };
+  const spendAndPause = [keys.spend('hourly'), keys.pause('global')];
   const expiries = (now: number) => [
     periodEnd('day', now) + KEEP_AFTER_PERIOD_MS.day,
     periodEnd('month', now) + KEEP_AFTER_PERIOD_MS.month,
@@ -89,10 +102,8 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
   // A run's calls charge the same scopes again and again: their keys and arguments are built once
   // per scope set and day.
   interface CallShape {
-    readonly reserveKeys: string[];
-    readonly settleKeys: string[];
-    /** reserveKeys, then spend and pause: a settlement and the next reservation together. */
-    readonly bothKeys: string[];
+    /** The scopes' keys, for the scripts to expand. */
+    readonly keyShape: string;
     /** "day expiry,month expiry,scope count,limits…" (see redis-budget-scripts.ts). */
     readonly reserveShape: string;
     /** "day expiry,month expiry,scope count,factor,baseline hours,floor". */
@@ -111,16 +122,8 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
     let shape = shapes.get(cacheKey);
     if (shape === undefined) {
       const until = expiries(at).join(',');
-      const reserveKeys = scopes.flatMap((scope) => scopeKeys(scope, at));
       shape = {
-        reserveKeys,
-        bothKeys: [...reserveKeys, keys.spend('hourly'), keys.pause('global')],
-        // The usage keys of each scope's three (its limits hash comes first).
-        settleKeys: [
-          ...reserveKeys.filter((_, index) => index % 3 !== 0),
-          keys.spend('hourly'),
-          keys.pause('global'),
-        ],
+        keyShape: keyShape(scopes, at),
         reserveShape: `${until},${limitsArg(scopes)}`,
         settleShape: [
           until,
@@ -154,7 +157,9 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
     const batch = held;
     held = [];
     for (const entry of batch) {
-      settleScript.run(redis, entry.shape.settleKeys, entry.args).then(entry.settled, entry.failed);
+      settleScript
+        .run(redis, spendAndPause, [...entry.args, entry.shape.keyShape])
+        .then(entry.settled, entry.failed);
     }
   };
   const trippedOf = (reply: unknown, now: number): GlobalPause | null => {
@@ -184,12 +189,15 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
         const reply = asArray(
           await admitScript.run(
             redis,
+            [keys.pause('global'), keys.rate(scopeKey(input.user))],
             [
-              keys.pause('global'),
-              keys.rate(scopeKey(input.user)),
-              ...input.scopes.flatMap((s) => scopeKeys(s, input.now)),
+              input.now,
+              RATE_WINDOW_MS,
+              input.userMessagesPerMinute,
+              input.eventId,
+              limitsArg(input.scopes),
+              keyShape(input.scopes, input.now),
             ],
-            [input.now, RATE_WINDOW_MS, input.userMessagesPerMinute, input.eventId, limitsArg(input.scopes)],
           ),
         );
         switch (reply[0]) {
@@ -219,12 +227,16 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
         const settlement = held[index];
         let reply: unknown[];
         if (settlement === undefined) {
-          reply = asArray(await reserveScript.run(redis, shape.reserveKeys, args));
+          reply = asArray(await reserveScript.run(redis, [], [...args, shape.keyShape]));
         } else {
           // Every other held settlement goes first, so this reservation sees them all, as before.
           held.splice(index, 1);
           sendHeld();
-          const both = settleAndReserveScript.run(redis, shape.bothKeys, [...settlement.args, ...args]);
+          const both = settleAndReserveScript.run(redis, spendAndPause, [
+            ...settlement.args,
+            ...args,
+            shape.keyShape,
+          ]);
           both.then((value) => settlement.settled(asArray(value)[1]), settlement.failed);
           reply = asArray(asArray(await both)[0]);
         }

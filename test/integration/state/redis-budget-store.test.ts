@@ -95,6 +95,11 @@ describe('redis budget store: usage', () => {
     expect(await expiresAt(channel, '2026-11-22')).toBe(DAY_END + 2 * DAY_MS);
   });
 
+  it('refuses a scope id with a line break rather than charge the wrong keys', async () => {
+    const odd = { kind: 'user' as const, id: 'slack:T1:U1\nchannel:x' };
+    await expect(store.reserve([odd], { tokens: 1, microUsd: 0 }, NOW)).rejects.toThrow(/line break/);
+  });
+
   it('refuses a reservation once the limit is used up, naming it', async () => {
     const first = await store.reserve([channel], { tokens: 1_000, microUsd: 0 }, NOW);
     expect(first.ok).toBe(true);
