@@ -5,13 +5,17 @@
  * it every step re-sent every message and tool result so far, so a run's checkpoint traffic grew
  * with the square of its length.
  *
- * Format: a marker byte (0x02), then lines, each `h` + header JSON (with `n`, the message count as
- * of that save) or `m` + one message's JSON. JSON text never holds a raw newline. The last header
- * wins; the messages are all `m` lines in order, and must number the last header's `n`.
+ * Format: a marker byte (0x02), then lines: `h` + header JSON (with `n`, the message count as of
+ * that save), `u` + the header fields that changed since the save before (with `n`), or `m` + one
+ * message's JSON. JSON text never holds a raw newline. The last `h` and the `u` lines after it make
+ * the header; the messages are all `m` lines in order, and must number the header's `n`. Most of a
+ * header (ids, the conversation, the deadline) never changes: restated on every step it was most of
+ * what a step appended.
  *
  * A process knows what it saved per state object (a run is driven by one worker at a time); a
- * state it has not saved, a message list replaced rather than grown, or a failed write starts the
- * value over whole.
+ * state it has not saved, a message list replaced rather than grown, a header field gone, or a
+ * failed write starts the value over whole. Fields are compared by their JSON, since a run's state
+ * is changed in place.
  */
 import { isRecord } from '../core/is-record.ts';
 import type { ChatMessage } from '../core/messages.ts';
@@ -36,6 +40,8 @@ export interface CheckpointJournal {
 interface Saved {
   readonly messages: readonly ChatMessage[];
   readonly count: number;
+  /** Each header field's JSON as last saved. */
+  readonly fields: ReadonlyMap<string, string>;
 }
 
 export function createCheckpointJournal(): CheckpointJournal {
@@ -48,8 +54,22 @@ export function createCheckpointJournal(): CheckpointJournal {
         before !== undefined && before.messages === messages && before.count <= messages.length
           ? before.count
           : 0;
-      saved.set(state, { messages, count: messages.length });
-      let value = `\nh${JSON.stringify({ ...header, n: messages.length })}`;
+      const fields = new Map<string, string>();
+      let whole = '';
+      let changed = '';
+      for (const [name, value] of Object.entries(header)) {
+        const json = JSON.stringify(value);
+        // JSON.stringify leaves out a field holding undefined; so does this.
+        if (json === undefined) continue;
+        fields.set(name, json);
+        const entry = `${JSON.stringify(name)}:${json},`;
+        whole += entry;
+        if (before?.fields.get(name) !== json) changed += entry;
+      }
+      const delta =
+        from > 0 && before !== undefined && [...before.fields.keys()].every((name) => fields.has(name));
+      saved.set(state, { messages, count: messages.length, fields });
+      let value = delta ? `\nu{${changed}"n":${messages.length}}` : `\nh{${whole}"n":${messages.length}}`;
       for (let index = from; index < messages.length; index += 1)
         value += `\nm${JSON.stringify(messages[index])}`;
       return from === 0 ? { mode: 'set', value: MARKER + value } : { mode: 'append', value };
@@ -72,10 +92,13 @@ export function readJournal(stored: Buffer): unknown {
   for (let index = 1; index < lines.length; index += 1) {
     const line = lines[index] ?? '';
     if (line.startsWith('m')) messages.push(JSON.parse(line.slice(1)));
-    else if (line.startsWith('h')) {
+    else if (line.startsWith('h') || line.startsWith('u')) {
       const parsed: unknown = JSON.parse(line.slice(1));
       if (!isRecord(parsed)) throw new Error(`checkpoint journal: header on line ${index} is not an object`);
-      header = parsed;
+      if (line.startsWith('h')) header = parsed;
+      else if (header === undefined)
+        throw new Error(`checkpoint journal: header update on line ${index} before a header`);
+      else header = { ...header, ...parsed };
     } else throw new Error(`checkpoint journal: unreadable line ${index}`);
   }
   if (header === undefined) throw new Error('checkpoint journal: no header');
