@@ -102,13 +102,19 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
       if (entry) entry.events.push(json);
       else entries.set(key, { list, events: [json] });
     };
+    // The trace id of the event before, per run log in this batch.
+    const lastTrace = new Map<string, string>();
     for (const event of batch) {
       const logRunId = event.rootRunId ?? event.runId;
+      const runKey = keys.auditRunLog(logRunId);
       let json: string;
       try {
-        // In its own run's log an event's runId is the key's: it is left out there (readers put
-        // it back), which saves a sixth of the log. A sub-agent's events keep theirs.
-        json = JSON.stringify(event.runId === logRunId ? withoutRunId(event) : event);
+        // In its own run's log an event's runId is the key's, and its trace id is usually the
+        // event's before: both are left out there (readers put them back), which saves a third of
+        // the log. A sub-agent's events keep their runId.
+        json = JSON.stringify(
+          forRunLog(event, event.runId === logRunId, lastTrace.get(runKey) === event.traceId),
+        );
       } catch (error) {
         logger.warn(
           { err: error, runId: event.runId, eventType: event.type },
@@ -117,7 +123,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): RedisAudit
         continue;
       }
       // A sub-agent's events go to the top run's log too, so one timeline shows the whole tree.
-      const runKey = keys.auditRunLog(logRunId);
+      lastTrace.set(runKey, event.traceId);
       add(runKey, true, json);
       if (!expiring.has(runKey) || event.type === 'run.ended') runKeys.add(runKey);
       // Asking a person is the last thing a run does before it parks (a sub-agent's ask parks the tree).
@@ -224,9 +230,18 @@ export function readRunAudit(redis: Redis, keys: RedisKeys, runId: string): Prom
   return wrapUnavailable('audit.readRun', async () => {
     const batches = await redis.lrangeBuffer(keys.auditRunLog(runId), 0, -1);
     if (batches.length > 0) {
-      return batches.flatMap((entry) =>
-        eventsOf(unpackJson(entry)).map((event) => (event.runId === undefined ? { ...event, runId } : event)),
-      );
+      return batches.flatMap((entry) => {
+        let trace = '';
+        return eventsOf(unpackJson(entry)).map((stored) => {
+          // Left out by the writer when it was the previous event's (forRunLog).
+          const event =
+            stored.runId === undefined || stored.traceId === undefined
+              ? { ...stored, runId: stored.runId ?? runId, traceId: stored.traceId ?? trace }
+              : stored;
+          trace = event.traceId;
+          return event;
+        });
+      });
     }
     // Runs recorded before the log was a list.
     const entries = await redis.xrange(keys.auditRun(runId), '-', '+');
@@ -357,7 +372,19 @@ export function forChannel(event: AuditEvent): Record<string, unknown> {
   return rest;
 }
 
-function withoutRunId(event: AuditEvent): Omit<AuditEvent, 'runId'> {
-  const { runId: _runId, ...rest } = event;
-  return rest;
+/** The event as its run's log stores it: copied only when something is left out. */
+function forRunLog(event: AuditEvent, dropRunId: boolean, dropTrace: boolean): object {
+  if (dropRunId && dropTrace) {
+    const { runId: _runId, traceId: _traceId, ...rest } = event;
+    return rest;
+  }
+  if (dropRunId) {
+    const { runId: _runId, ...rest } = event;
+    return rest;
+  }
+  if (dropTrace) {
+    const { traceId: _traceId, ...rest } = event;
+    return rest;
+  }
+  return event;
 }

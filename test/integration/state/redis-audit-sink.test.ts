@@ -120,6 +120,23 @@ describe('redis audit sink', () => {
     expect(logger.entries.filter((e) => e.level === 'warn')).toEqual([]);
   });
 
+  it('stores a trace id once per batch of a run log, and reads every event back with its own', async () => {
+    const logger = createRecordingLogger();
+    const sink = createRedisAuditSink({ redis: test.redis, keys, logger });
+    const [started, called, proposed] = runEvents('run:t');
+    if (!started || !called || !proposed) throw new Error('fixture');
+    // A sub-agent's events go to the top run's log with their own trace id.
+    const child: AuditEvent = { ...called, runId: 'run:t.1', rootRunId: 'run:t', traceId: 'trace-2' };
+    const events = [started, called, child, proposed];
+    for (const event of events) sink.record(event);
+    await sink.flush();
+
+    const [batch] = await test.redis.lrange(keys.auditRunLog('run:t'), 0, -1);
+    expect(batch?.match(/trace-1/g)).toHaveLength(2);
+    expect(batch?.match(/trace-2/g)).toHaveLength(1);
+    expect(await readRunAudit(test.redis, keys, 'run:t')).toEqual(events);
+  });
+
   it('packs the log of a run parked for approval to a third, and reads it (and what follows) in order', async () => {
     const logger = createRecordingLogger();
     const sink = createRedisAuditSink({ redis: test.redis, keys, logger, runTtlSeconds: 600 });
