@@ -57,6 +57,8 @@ export function createCheckpointJournal(): CheckpointJournal {
       const fields = new Map<string, string>();
       let whole = '';
       let changed = '';
+      // Fields the last save had that this one still has: fewer means one is gone.
+      let kept = 0;
       for (const [name, value] of Object.entries(header)) {
         const json = JSON.stringify(value);
         // JSON.stringify leaves out a field holding undefined; so does this.
@@ -64,10 +66,11 @@ export function createCheckpointJournal(): CheckpointJournal {
         fields.set(name, json);
         const entry = `${JSON.stringify(name)}:${json},`;
         whole += entry;
-        if (before?.fields.get(name) !== json) changed += entry;
+        const last = before?.fields.get(name);
+        if (last !== undefined) kept += 1;
+        if (last !== json) changed += entry;
       }
-      const delta =
-        from > 0 && before !== undefined && [...before.fields.keys()].every((name) => fields.has(name));
+      const delta = from > 0 && before !== undefined && kept === before.fields.size;
       saved.set(state, { messages, count: messages.length, fields });
       let value = delta ? `\nu{${changed}"n":${messages.length}}` : `\nh{${whole}"n":${messages.length}}`;
       for (let index = from; index < messages.length; index += 1)
