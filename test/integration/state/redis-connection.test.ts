@@ -1,10 +1,14 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { StateUnavailableError } from '../../../src/core/errors.ts';
 import { createRedisApprovalStore } from '../../../src/state/redis-approval-store.ts';
 import { createRedisAuditSink, readRunAudit } from '../../../src/state/redis-audit-sink.ts';
 import { createRedisChannelSettingsStore } from '../../../src/state/redis-channel-settings.ts';
 import {
   createRedisConnection,
+  defineScript,
   isConnectionError,
   waitUntilReady,
   wrapUnavailable,
@@ -14,6 +18,7 @@ import { createKeys } from '../../../src/state/redis-keys.ts';
 import { createRedisNotesStore } from '../../../src/state/redis-notes-store.ts';
 import { createRedisRunStore } from '../../../src/state/redis-run-store.ts';
 import { createRedisSessionStore } from '../../../src/state/redis-session-store.ts';
+import { startPersistentRedis } from '../../support/redis.ts';
 import { createRecordingLogger } from './recording-logger.ts';
 
 const NOTHING_LISTENS = 'redis://127.0.0.1:1';
@@ -112,6 +117,39 @@ describe('createRedisConnection', () => {
     expect(commands.options.enableOfflineQueue).toBe(false);
     expect(commands.options.maxRetriesPerRequest).toBe(1);
     expect(blocking.options.maxRetriesPerRequest).toBeNull();
+  });
+});
+
+describe('defineScript', () => {
+  it('sends a script whole again after the server restarts, so its first run is one write, not a NOSCRIPT retry', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'steward-script-'));
+    let server = await startPersistentRedis({ dir });
+    const redis = createRedisConnection(server.url, {
+      logger: createRecordingLogger(),
+      name: 'scripts',
+      role: 'commands',
+    });
+    try {
+      await waitUntilReady(redis, 2_000);
+      const script = defineScript("return redis.call('INCR', KEYS[1])");
+      const sent = vi.spyOn(redis, 'sendCommand');
+      const run = async () => {
+        sent.mockClear();
+        const reply = await script.run(redis, ['restart:count'], []);
+        return { reply, commands: sent.mock.calls.map(([command]) => command.name) };
+      };
+
+      expect(await run()).toEqual({ reply: 1, commands: ['eval'] });
+      expect(await run()).toEqual({ reply: 2, commands: ['evalsha'] });
+      // A restarted server has an empty script cache; its data (append-only file) is kept.
+      await server.stop();
+      server = await startPersistentRedis({ dir, port: server.port });
+      await waitUntilReady(redis, 5_000);
+      expect(await run()).toEqual({ reply: 3, commands: ['eval'] });
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
   });
 });
 
